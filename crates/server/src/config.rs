@@ -1,0 +1,68 @@
+//! Command-line flags and `SALON_*` environment variables, all in `--help`.
+//!
+//! One struct serves both `main` (parsed by clap) and tests (built in code,
+//! with port 0 and a temporary data directory).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "salon", version, about = "Salon: self-hosted video rooms (SFU, signaling, web client).")]
+pub struct Config {
+    /// HTTP(S) address to listen on.
+    #[arg(long, env = "SALON_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the database and generated certificates (created if missing).
+    #[arg(long, env = "SALON_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// UDP port for all media (0 picks a free port).
+    #[arg(long, env = "SALON_MEDIA_PORT", default_value_t = 40000)]
+    pub media_port: u16,
+
+    /// Address announced to browsers in ICE candidates. Default: every IPv4
+    /// address of this machine (loopback and LAN), which suits localhost and
+    /// LAN use. Set it to the public IP behind a port-forwarding router.
+    #[arg(long, env = "SALON_PUBLIC_IP")]
+    pub public_ip: Option<IpAddr>,
+
+    /// Most people in one room.
+    #[arg(long, env = "SALON_MAX_PARTICIPANTS", default_value_t = 50)]
+    pub max_participants: usize,
+
+    /// TLS certificate chain (PEM); with --tls-key, serves HTTPS.
+    #[arg(long, env = "SALON_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM).
+    #[arg(long, env = "SALON_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a self-signed certificate kept in the data directory,
+    /// so phones on the LAN may use their camera (browsers require HTTPS).
+    #[arg(long, env = "SALON_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
+    pub tls_self_signed: bool,
+}
+
+impl Config {
+    /// Defaults suitable for tests: loopback only, free ports, given data dir.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("valid address"),
+            data_dir,
+            media_port: 0,
+            public_ip: Some("127.0.0.1".parse().expect("valid address")),
+            max_participants: 50,
+            tls_cert: None,
+            tls_key: None,
+            tls_self_signed: false,
+        }
+    }
+
+    pub fn tls_enabled(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+}

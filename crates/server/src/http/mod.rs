@@ -1,0 +1,153 @@
+//! HTTP: the router (`app`), the REST API, the WebSocket upgrade and the
+//! browser client's files.
+//!
+//! `app(state)` builds the whole `Router` without binding anything, so tests
+//! can call it with `oneshot` and `lib::start` can serve it over TCP or TLS.
+
+mod api;
+mod assets;
+pub mod ws;
+
+use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::protocol;
+use crate::AppState;
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
+        .route("/r/{id}", get(room_page))
+        .route("/api/rooms", post(api::create_room))
+        .route("/api/rooms/{id}", get(api::get_room))
+        .route("/ws", get(ws_upgrade))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(assets::file)
+        .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn(check_origin))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+                 img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
+                 worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            ),
+        ))
+        // Room links are secrets: never leak them to other sites in Referer.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(self), microphone=(self), display-capture=(self)"),
+        ))
+        .with_state(state)
+}
+
+async fn room_page(State(state): State<AppState>, Path(id): Path<String>) -> Response {
+    match state.store.room(&id).await {
+        Ok(Some(_)) => assets::page("room.html", StatusCode::OK),
+        Ok(None) => assets::page("notfound.html", StatusCode::NOT_FOUND),
+        Err(e) => AppError::internal(e).into_response(),
+    }
+}
+
+async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(protocol::MAX_FRAME_BYTES)
+        .max_frame_size(protocol::MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| ws::run(socket, state))
+}
+
+/// Cross-site request forgery and cross-site WebSocket hijacking guard: a
+/// state-changing request or a WebSocket upgrade that carries an Origin must
+/// come from this very host. (Non-browser clients send no Origin.)
+async fn check_origin(req: Request<axum::body::Body>, next: Next) -> Response {
+    let guarded = req.method() != Method::GET || req.uri().path() == "/ws";
+    if guarded && !same_origin(req.headers()) {
+        return AppError::new(StatusCode::FORBIDDEN, "bad_origin", "request from another site refused").into_response();
+    }
+    next.run(req).await
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let Ok(origin) = origin.to_str() else { return false };
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .unwrap_or("");
+    authority.eq_ignore_ascii_case(host)
+}
+
+/// Every API error: a status, a stable `code` for programs, a `message` for people.
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl AppError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!("internal error: {e}");
+        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on the server")
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code,
+            message: &self.message,
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_rules() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("salon.example:8080"));
+        assert!(same_origin(&h), "no Origin: not a browser cross-site request");
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://salon.example:8080"));
+        assert!(same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        assert!(!same_origin(&h));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h));
+    }
+}

@@ -1,0 +1,283 @@
+//! One WebSocket signaling session: `hello`, then `join` a room, then answer
+//! the SFU's offers until `leave` or the socket drops.
+//!
+//! The session task is the only owner of its participant: whatever way the
+//! loop ends (leave, close, error, keepalive timeout, media failure), the
+//! cleanup at the bottom removes the participant from the room and the media
+//! core, so no tile or track is left behind.
+//!
+//! Input discipline: every frame is size-checked, parsed into exactly one
+//! `ClientMsg`, and rate-limited; a bad message gets an `error` reply and the
+//! session, the room and everyone else carry on.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use rand::RngCore;
+use salon_sfu::{PeerEvent, PeerId, SfuError};
+use tokio::sync::mpsc;
+
+use crate::media::MediaError;
+use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
+use crate::AppState;
+
+/// The client pings every 5 s; silence this long means the peer is gone.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
+const SERVER_PING: Duration = Duration::from_secs(4);
+/// Token bucket: sustained messages per second, and burst.
+const RATE_PER_SEC: f64 = 20.0;
+const RATE_BURST: f64 = 60.0;
+
+static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
+
+enum Phase {
+    Greeting,
+    Ready,
+    Joined(Joined),
+}
+
+struct Joined {
+    room: String,
+    pid: String,
+    peer: PeerId,
+}
+
+struct Session {
+    state: AppState,
+    phase: Phase,
+    outbox: mpsc::Sender<ServerMsg>,
+    media_events: mpsc::UnboundedSender<PeerEvent>,
+    tokens: f64,
+    refilled: Instant,
+    last_limit_error: Option<Instant>,
+}
+
+pub async fn run(socket: WebSocket, state: AppState) {
+    let (mut sink, mut stream) = socket.split();
+    let (outbox, mut outbox_rx) = mpsc::channel::<ServerMsg>(256);
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel::<PeerEvent>();
+    let mut s = Session {
+        state,
+        phase: Phase::Greeting,
+        outbox,
+        media_events: media_tx,
+        tokens: RATE_BURST,
+        refilled: Instant::now(),
+        last_limit_error: None,
+    };
+    let mut last_seen = Instant::now();
+    let mut ping = tokio::time::interval(SERVER_PING);
+
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let Some(Ok(frame)) = frame else { break };
+                last_seen = Instant::now();
+                match frame {
+                    Message::Text(text) => s.on_text(text.as_str()).await,
+                    Message::Binary(_) => s.reply(ServerMsg::error(ErrorCode::BadMessage, "binary messages are not part of the protocol")),
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => {}
+                }
+            }
+            Some(msg) = outbox_rx.recv() => {
+                // Invariant: our message types always serialize.
+                let json = serde_json::to_string(&msg).expect("server messages serialize");
+                if sink.send(Message::Text(json.into())).await.is_err() {
+                    break;
+                }
+            }
+            Some(event) = media_rx.recv() => s.on_media_event(event),
+            _ = ping.tick() => {
+                if last_seen.elapsed() > IDLE_TIMEOUT {
+                    tracing::debug!("signaling session timed out");
+                    break;
+                }
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    s.leave_room().await;
+}
+
+impl Session {
+    fn reply(&self, msg: ServerMsg) {
+        if self.outbox.try_send(msg).is_err() {
+            tracing::debug!("reply dropped: outbox full");
+        }
+    }
+
+    fn error(&self, code: ErrorCode, message: impl Into<String>) {
+        self.reply(ServerMsg::error(code, message));
+    }
+
+    /// Token bucket; true when this message may be handled.
+    fn admit(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.refilled).as_secs_f64() * RATE_PER_SEC;
+        self.tokens = (self.tokens + refill).min(RATE_BURST);
+        self.refilled = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return true;
+        }
+        // One error a second at most, so a flood does not turn into a flood back.
+        if self.last_limit_error.is_none_or(|t| now.duration_since(t) > Duration::from_secs(1)) {
+            self.last_limit_error = Some(now);
+            self.error(ErrorCode::RateLimited, "too many messages; slow down");
+        }
+        false
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        if !self.admit() {
+            return;
+        }
+        if text.len() > protocol::MAX_MESSAGE_BYTES {
+            let msg = format!("message of {} bytes exceeds {} bytes", text.len(), protocol::MAX_MESSAGE_BYTES);
+            return self.error(ErrorCode::MessageTooLarge, msg);
+        }
+        let msg: ClientMsg = match serde_json::from_str(text) {
+            Ok(m) => m,
+            Err(e) => return self.error(ErrorCode::BadMessage, format!("not a valid message: {e}")),
+        };
+        match (msg, &self.phase) {
+            (ClientMsg::Hello { version }, Phase::Greeting) => {
+                if version != PROTOCOL_VERSION {
+                    return self.error(
+                        ErrorCode::UnsupportedVersion,
+                        format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}; reload the page"),
+                    );
+                }
+                self.phase = Phase::Ready;
+                self.reply(ServerMsg::Hello {
+                    version: PROTOCOL_VERSION,
+                    server: format!("salon/{}", env!("CARGO_PKG_VERSION")),
+                });
+            }
+            (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),
+            (ClientMsg::Ping {}, _) => self.reply(ServerMsg::Pong {}),
+            (_, Phase::Greeting) => self.error(ErrorCode::BadMessage, "send hello first"),
+            (ClientMsg::Join { room, name, offer }, Phase::Ready) => self.join(room, name, offer).await,
+            (ClientMsg::Join { .. }, Phase::Joined(_)) => self.error(ErrorCode::AlreadyJoined, "already in a room"),
+            (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
+                let peer = j.peer;
+                match self.state.media.answer(peer, sdp).await {
+                    Ok(()) => {}
+                    Err(MediaError::Sfu(SfuError::NoPendingOffer)) => {
+                        self.error(ErrorCode::BadMessage, "no offer is waiting for an answer")
+                    }
+                    Err(MediaError::Sfu(e)) => self.error(ErrorCode::InvalidSdp, e.to_string()),
+                    Err(e) => self.error(ErrorCode::Internal, e.to_string()),
+                }
+            }
+            (ClientMsg::State { audio, video }, Phase::Joined(j)) => {
+                self.state.rooms.update(&j.room, &j.pid, audio, video);
+            }
+            (ClientMsg::Leave {}, Phase::Joined(_)) => self.leave_room().await,
+            (ClientMsg::Answer { .. } | ClientMsg::State { .. } | ClientMsg::Leave {}, Phase::Ready) => {
+                self.error(ErrorCode::NotJoined, "join a room first")
+            }
+        }
+    }
+
+    async fn join(&mut self, room_id: String, name: String, offer: String) {
+        let name = match protocol::validate_name(&name) {
+            Ok(n) => n,
+            Err(e) => return self.error(ErrorCode::InvalidName, e),
+        };
+        let room = match self.state.store.room(&room_id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return self.error(ErrorCode::RoomNotFound, "this room does not exist; check the link"),
+            Err(e) => {
+                tracing::error!("room lookup failed: {e}");
+                return self.error(ErrorCode::Internal, "the server could not read its database");
+            }
+        };
+        let me = Participant {
+            id: new_participant_id(),
+            name,
+            audio: false,
+            video: false,
+        };
+        let (core_room, participants) = match self.state.rooms.enter(&room.id, me.clone(), self.outbox.clone()) {
+            Ok(x) => x,
+            Err(_) => {
+                let max = self.state.rooms.max_participants;
+                return self.error(ErrorCode::RoomFull, format!("this room is full ({max} people)"));
+            }
+        };
+        let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
+        let answer = match self
+            .state
+            .media
+            .join(core_room, peer, me.id.clone(), offer, self.media_events.clone())
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                self.state.rooms.leave(&room.id, &me.id);
+                let code = match &e {
+                    MediaError::Sfu(SfuError::BadSdp(_) | SfuError::TooManyMedia) => ErrorCode::InvalidSdp,
+                    _ => ErrorCode::NegotiationFailed,
+                };
+                return self.error(code, e.to_string());
+            }
+        };
+        tracing::info!(room = %short(&room.id), participant = %me.id, "joined");
+        self.reply(ServerMsg::Joined {
+            you: me.clone(),
+            room: RoomInfo {
+                id: room.id.clone(),
+                name: room.name,
+                max_participants: self.state.rooms.max_participants,
+            },
+            participants,
+            answer,
+        });
+        self.state.rooms.announce(&room.id, &me.id);
+        self.phase = Phase::Joined(Joined {
+            room: room.id,
+            pid: me.id,
+            peer,
+        });
+    }
+
+    fn on_media_event(&mut self, event: PeerEvent) {
+        let Phase::Joined(j) = &self.phase else { return };
+        match event {
+            PeerEvent::Offer(sdp) => self.reply(ServerMsg::Offer { sdp }),
+            PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
+            PeerEvent::Closed(reason) => {
+                tracing::info!(participant = %j.pid, "media closed: {reason}");
+                self.error(ErrorCode::MediaFailed, format!("the media connection was lost: {reason}"));
+                self.state.rooms.leave(&j.room, &j.pid);
+                self.phase = Phase::Ready;
+            }
+        }
+    }
+
+    async fn leave_room(&mut self) {
+        if let Phase::Joined(j) = std::mem::replace(&mut self.phase, Phase::Ready) {
+            tracing::info!(room = %short(&j.room), participant = %j.pid, "left");
+            self.state.rooms.leave(&j.room, &j.pid);
+            self.state.media.leave(j.peer).await;
+        }
+    }
+}
+
+/// 64 random bits, hex: unique within a room, and not the room's secret.
+fn new_participant_id() -> String {
+    let mut b = [0u8; 8];
+    rand::rng().fill_bytes(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Room ids are secrets (the link is the key): log only a prefix.
+pub fn short(room: &str) -> &str {
+    room.get(..6).unwrap_or(room)
+}

@@ -1,0 +1,117 @@
+//! # salon: the I/O shell around the media core
+//!
+//! Code map (imports point inward: http -> rooms/store/media -> salon-sfu):
+//! - [`config`]: flags and `SALON_*` variables.
+//! - [`protocol`]: signaling message types, no I/O.
+//! - [`http`]: router, REST API, WebSocket sessions, client files.
+//! - [`rooms`]: live presence (who is in which room now), capacity.
+//! - [`media`]: the UDP socket and the task that drives `salon_sfu::Sfu`.
+//! - [`store`]: SQLite through sqlx (durable rooms).
+//! - [`tls`]: HTTPS certificates.
+//!
+//! [`start`] binds everything and returns the bound addresses, so `main`
+//! stays a few lines and tests run servers on port 0 side by side.
+
+pub mod config;
+pub mod http;
+pub mod media;
+pub mod protocol;
+pub mod rooms;
+pub mod store;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+pub use config::Config;
+
+/// What every request handler and session shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: store::Store,
+    pub rooms: Arc<rooms::Rooms>,
+    pub media: media::MediaHandle,
+}
+
+/// A running server.
+pub struct Salon {
+    pub http_addr: SocketAddr,
+    pub media_addr: SocketAddr,
+    /// The URL to open in a browser.
+    pub url: String,
+    pub media_candidates: Vec<SocketAddr>,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Opens the database, binds the HTTP and media sockets, and starts serving.
+pub async fn start(config: Config) -> anyhow::Result<Salon> {
+    let store = store::Store::open(&config.data_dir)
+        .await
+        .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    let media = media::spawn(config.public_ip, config.media_port)
+        .await
+        .with_context(|| format!("binding the media UDP port {}", config.media_port))?;
+    let state = AppState {
+        store,
+        rooms: Arc::new(rooms::Rooms::new(config.max_participants)),
+        media: media.clone(),
+    };
+    let app = http::app(state).into_make_service();
+
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let http_addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+
+    let scheme = if config.tls_enabled() { "https" } else { "http" };
+    let host = if http_addr.ip().is_unspecified() || http_addr.ip().is_loopback() {
+        "localhost".to_string()
+    } else {
+        http_addr.ip().to_string()
+    };
+    let url = format!("{scheme}://{host}:{}/", http_addr.port());
+
+    let task = if config.tls_enabled() {
+        let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => {
+                let ips: Vec<_> = media.candidates.iter().map(|a| a.ip()).collect();
+                tls::self_signed(&config.data_dir, &ips)?
+            }
+        };
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+            .await
+            .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?.handle(handle.clone());
+        tokio::spawn(server.serve(app))
+    } else {
+        let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+        tokio::spawn(server.serve(app))
+    };
+
+    Ok(Salon {
+        http_addr,
+        media_addr: media.local_addr,
+        url,
+        media_candidates: media.candidates,
+        handle,
+        task,
+    })
+}
+
+impl Salon {
+    /// Stops accepting, lets requests finish (up to 2 s), then returns.
+    pub async fn stop(self) {
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        let _ = self.task.await;
+    }
+
+    /// Serves until the HTTP server fails.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await??;
+        Ok(())
+    }
+}

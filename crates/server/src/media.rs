@@ -1,0 +1,271 @@
+//! The media loop: one UDP socket and one task that drive the sans-IO core.
+//!
+//! ```text
+//!  signaling sessions ──MediaCommand──►┐
+//!  UDP socket (recvmmsg/GRO) ─────────►├─ Sfu (salon-sfu) ─► UDP send
+//!  timer (Sfu::poll_timeout) ─────────►┘                 └─► PeerEvent to the session
+//! ```
+//!
+//! Why one task owning the core: no locks on the hot path, and every input is
+//! applied in order. Signaling reaches it only through [`MediaHandle`].
+//! quinn-udp gives batched receive, GRO, and each datagram's destination IP,
+//! which str0m needs to match a packet to the host candidate it was sent to.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use quinn_udp::{RecvMeta, UdpSocketState};
+use salon_sfu::{Output, PeerEvent, PeerId, RoomId, Sfu, SfuConfig, SfuError};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+/// A request from signaling to the media loop.
+pub enum MediaCommand {
+    Join {
+        room: RoomId,
+        peer: PeerId,
+        label: String,
+        offer: String,
+        events: mpsc::UnboundedSender<PeerEvent>,
+        reply: oneshot::Sender<Result<String, SfuError>>,
+    },
+    Answer {
+        peer: PeerId,
+        sdp: String,
+        reply: oneshot::Sender<Result<(), SfuError>>,
+    },
+    Leave {
+        peer: PeerId,
+    },
+}
+
+/// How signaling talks to the media loop. Cheap to clone.
+#[derive(Clone)]
+pub struct MediaHandle {
+    tx: mpsc::Sender<MediaCommand>,
+    pub local_addr: SocketAddr,
+    pub candidates: Vec<SocketAddr>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("the media loop has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Sfu(#[from] SfuError),
+}
+
+impl MediaHandle {
+    pub async fn join(
+        &self,
+        room: RoomId,
+        peer: PeerId,
+        label: String,
+        offer: String,
+        events: mpsc::UnboundedSender<PeerEvent>,
+    ) -> Result<String, MediaError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = MediaCommand::Join { room, peer, label, offer, events, reply };
+        self.tx.send(cmd).await.map_err(|_| MediaError::Stopped)?;
+        Ok(rx.await.map_err(|_| MediaError::Stopped)??)
+    }
+
+    pub async fn answer(&self, peer: PeerId, sdp: String) -> Result<(), MediaError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx.send(MediaCommand::Answer { peer, sdp, reply }).await.map_err(|_| MediaError::Stopped)?;
+        Ok(rx.await.map_err(|_| MediaError::Stopped)??)
+    }
+
+    pub async fn leave(&self, peer: PeerId) {
+        let _ = self.tx.send(MediaCommand::Leave { peer }).await;
+    }
+}
+
+/// The ICE host candidates to announce for a media socket on `port`.
+/// With `public_ip`, just that; otherwise every IPv4 address of the machine,
+/// loopback included, so both `localhost` and LAN browsers can connect.
+pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
+    if let Some(ip) = public_ip {
+        return vec![SocketAddr::new(ip, port)];
+    }
+    let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(IpAddr::is_ipv4).collect())
+        .unwrap_or_default();
+    if !ips.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)) {
+        ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    ips.sort();
+    ips.dedup();
+    ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
+}
+
+/// Binds the media socket and starts the loop. Loopback-only candidates bind
+/// loopback only; otherwise the socket listens on every interface.
+pub async fn spawn(public_ip: Option<IpAddr>, port: u16) -> anyhow::Result<MediaHandle> {
+    let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
+    let bind_ip = if loopback_only { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip, port))?;
+    std_socket.set_nonblocking(true)?;
+    let state = UdpSocketState::new((&std_socket).into())?;
+    let socket = UdpSocket::from_std(std_socket)?;
+    let local_addr = socket.local_addr()?;
+    let candidates = candidates(public_ip, local_addr.port());
+    let (tx, rx) = mpsc::channel(256);
+    let lp = MediaLoop::new(socket, state, candidates.clone());
+    tokio::spawn(lp.run(rx));
+    Ok(MediaHandle { tx, local_addr, candidates })
+}
+
+struct MediaLoop {
+    socket: UdpSocket,
+    state: UdpSocketState,
+    sfu: Sfu,
+    candidates: Vec<SocketAddr>,
+    /// IPs we may send from explicitly (addresses of this machine).
+    local_ips: HashSet<IpAddr>,
+    events: HashMap<PeerId, mpsc::UnboundedSender<PeerEvent>>,
+    send_drops: u64,
+}
+
+/// Receive buffers: one per datagram in a batch, sized for GRO super-buffers.
+const RECV_BUF: usize = 64 * 1024;
+
+impl MediaLoop {
+    fn new(socket: UdpSocket, state: UdpSocketState, candidates: Vec<SocketAddr>) -> Self {
+        let local_ips = if_addrs::get_if_addrs()
+            .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
+            .unwrap_or_default();
+        MediaLoop {
+            socket,
+            state,
+            sfu: Sfu::new(SfuConfig::new(candidates.clone())),
+            candidates,
+            local_ips,
+            events: HashMap::new(),
+            send_drops: 0,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>) {
+        let batch = quinn_udp::BATCH_SIZE.min(32);
+        let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
+        let mut metas = vec![RecvMeta::default(); batch];
+        loop {
+            let deadline = self.sfu.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            tokio::select! {
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                ready = self.socket.readable() => {
+                    if ready.is_ok() {
+                        self.receive_all(&mut bufs, &mut metas);
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.sfu.handle_timeout(Instant::now());
+                }
+            }
+            self.flush();
+        }
+        tracing::debug!("media loop stopped");
+    }
+
+    fn on_command(&mut self, cmd: MediaCommand) {
+        let now = Instant::now();
+        match cmd {
+            MediaCommand::Join { room, peer, label, offer, events, reply } => {
+                let res = self.sfu.add_peer(now, room, peer, &label, &offer);
+                if res.is_ok() {
+                    self.events.insert(peer, events);
+                }
+                let _ = reply.send(res);
+            }
+            MediaCommand::Answer { peer, sdp, reply } => {
+                let _ = reply.send(self.sfu.accept_answer(now, peer, &sdp));
+            }
+            MediaCommand::Leave { peer } => {
+                let _ = self.sfu.remove_peer(now, peer);
+                self.events.remove(&peer);
+            }
+        }
+    }
+
+    /// Reads every datagram waiting on the socket, in batches.
+    fn receive_all(&mut self, bufs: &mut [Vec<u8>], metas: &mut [RecvMeta]) {
+        loop {
+            let mut slices: Vec<IoSliceMut> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
+            let res = self
+                .socket
+                .try_io(Interest::READABLE, || self.state.recv((&self.socket).into(), &mut slices, metas));
+            let n = match res {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::warn!("media socket receive failed: {e}");
+                    return;
+                }
+            };
+            let now = Instant::now();
+            for (meta, buf) in metas.iter().zip(bufs.iter()).take(n) {
+                let destination = self.destination(meta.dst_ip);
+                let stride = meta.stride.max(1);
+                // With GRO one buffer carries several datagrams, `stride` apart.
+                for datagram in buf[..meta.len].chunks(stride) {
+                    self.sfu.handle_receive(now, meta.addr, destination, datagram);
+                }
+            }
+            self.flush();
+        }
+    }
+
+    /// The candidate a datagram was addressed to. Behind NAT (`--public-ip`)
+    /// the local address differs from the announced one: use the announced.
+    fn destination(&self, dst_ip: Option<IpAddr>) -> SocketAddr {
+        let port = self.candidates[0].port();
+        dst_ip
+            .map(|ip| SocketAddr::new(ip, port))
+            .filter(|a| self.candidates.contains(a))
+            .unwrap_or(self.candidates[0])
+    }
+
+    /// Sends what the core produced and delivers its events.
+    fn flush(&mut self) {
+        while let Some(out) = self.sfu.poll_output() {
+            match out {
+                Output::Transmit(t) => {
+                    let src_ip = Some(t.source.ip()).filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
+                    let transmit = quinn_udp::Transmit {
+                        destination: t.destination,
+                        ecn: None,
+                        contents: &t.contents,
+                        segment_size: None,
+                        src_ip,
+                    };
+                    let res = self
+                        .socket
+                        .try_io(Interest::WRITABLE, || self.state.try_send((&self.socket).into(), &transmit));
+                    if let Err(e) = res {
+                        // UDP may drop: a full send buffer loses this packet only (NACK repairs video).
+                        self.send_drops += 1;
+                        if self.send_drops.is_power_of_two() {
+                            tracing::debug!("media send dropped ({} so far): {e}", self.send_drops);
+                        }
+                    }
+                }
+                Output::Event(peer, event) => {
+                    let closed = matches!(event, PeerEvent::Closed(_));
+                    if let Some(tx) = self.events.get(&peer) {
+                        let _ = tx.send(event);
+                    }
+                    if closed {
+                        self.events.remove(&peer);
+                    }
+                }
+            }
+        }
+    }
+}

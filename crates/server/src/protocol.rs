@@ -1,0 +1,164 @@
+//! The signaling protocol: JSON messages over one WebSocket (`/ws`).
+//!
+//! Every message is one JSON object whose `type` names it; PROTOCOL.md
+//! describes each with examples and must change with this file. Types only:
+//! no I/O here, so a load tool or another client can reuse them.
+//!
+//! Why tagged enums with `deny_unknown_fields`: a message either is exactly
+//! one of these shapes or it is rejected with `bad_message`; the session code
+//! never sees half-valid input.
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped on any incompatible change. A client announces the version it
+/// speaks in `hello`; the server refuses others with `unsupported_version`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest text message accepted from a client, in bytes. An offer with
+/// audio and video is about 5 KiB; larger messages get `message_too_large`.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Hard cap at the WebSocket layer: beyond this the connection is closed.
+pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
+
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 40;
+
+/// Messages from the browser.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMsg {
+    /// First message: the protocol version the client speaks.
+    Hello { version: u32 },
+    /// Enter a room with a display name and the SDP offer for our own tracks.
+    Join { room: String, name: String, offer: String },
+    /// The answer to an `offer` from the server.
+    Answer { sdp: String },
+    /// Our microphone / camera is on or off (shown to others).
+    State { audio: bool, video: bool },
+    /// Keepalive; the server replies `pong`.
+    Ping {},
+    /// Leave the room (closing the socket does the same).
+    Leave {},
+}
+
+/// Messages to the browser.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Hello {
+        version: u32,
+        server: String,
+    },
+    /// We are in: who we are, who is here, and the answer to our offer.
+    Joined {
+        you: Participant,
+        room: RoomInfo,
+        participants: Vec<Participant>,
+        answer: String,
+    },
+    /// New tracks to receive (or old ones to stop). Reply with `answer`.
+    Offer {
+        sdp: String,
+    },
+    ParticipantJoined {
+        participant: Participant,
+    },
+    ParticipantUpdated {
+        participant: Participant,
+    },
+    ParticipantLeft {
+        id: String,
+    },
+    Pong {},
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// A person in a room, as others see them. `id` is also the stream id (msid)
+/// of their tracks in our SDP, which is how a browser matches video to tile.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Participant {
+    pub id: String,
+    pub name: String,
+    pub audio: bool,
+    pub video: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct RoomInfo {
+    pub id: String,
+    pub name: String,
+    pub max_participants: usize,
+}
+
+/// Stable error codes for programs; the `message` is for people.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadMessage,
+    MessageTooLarge,
+    RateLimited,
+    UnsupportedVersion,
+    NotJoined,
+    AlreadyJoined,
+    RoomNotFound,
+    RoomFull,
+    InvalidName,
+    InvalidSdp,
+    NegotiationFailed,
+    MediaFailed,
+    Internal,
+}
+
+impl ServerMsg {
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMsg::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Trims a display name and checks it: 1 to [`MAX_NAME_CHARS`] characters,
+/// no control characters.
+pub fn validate_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("the name is empty");
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err("the name is longer than 40 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the name contains control characters");
+    }
+    Ok(name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let m: ClientMsg = serde_json::from_str(r#"{"type":"hello","version":1}"#).unwrap();
+        assert_eq!(m, ClientMsg::Hello { version: 1 });
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"hello","version":1,"x":2}"#).is_err());
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"fly"}"#).is_err());
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"version":1}"#).is_err());
+        let e = serde_json::to_string(&ServerMsg::error(ErrorCode::RoomFull, "full")).unwrap();
+        assert_eq!(e, r#"{"type":"error","code":"room_full","message":"full"}"#);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(validate_name("  Léa  ").unwrap(), "Léa");
+        assert!(validate_name("   ").is_err());
+        assert!(validate_name("a\u{7}b").is_err());
+        assert!(validate_name(&"é".repeat(41)).is_err());
+        assert!(validate_name(&"é".repeat(40)).is_ok());
+    }
+}

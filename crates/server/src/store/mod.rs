@@ -1,0 +1,128 @@
+//! Persistent state in one embedded SQLite database (`DATA_DIR/salon.db`)
+//! through sqlx, with migrations from `migrations/` run at start.
+//!
+//! Why one `Store` type: every query lives here, so moving to Postgres when
+//! one machine is outgrown means changing this module, not the handlers.
+//! Only durable things live here (rooms). Who is in a room right now is live
+//! state in `rooms.rs`, rebuilt naturally as people reconnect after a restart.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use rand::RngCore;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+/// Longest room name, in characters.
+pub const MAX_ROOM_NAME_CHARS: usize = 80;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `dir` and migrates it.
+    pub async fn open(dir: &Path) -> anyhow::Result<Store> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("salon.db");
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL: committed data survives a crash of the process.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store { pool })
+    }
+
+    pub async fn create_room(&self, name: &str) -> Result<Room, sqlx::Error> {
+        let room = Room {
+            id: new_room_id(),
+            name: name.to_string(),
+            created_at: unix_now(),
+        };
+        sqlx::query("INSERT INTO rooms (id, name, created_at) VALUES (?, ?, ?)")
+            .bind(&room.id)
+            .bind(&room.name)
+            .bind(room.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(room)
+    }
+
+    pub async fn room(&self, id: &str) -> Result<Option<Room>, sqlx::Error> {
+        if !is_room_id(id) {
+            return Ok(None);
+        }
+        let row: Option<(String, String, i64)> =
+            sqlx::query_as("SELECT id, name, created_at FROM rooms WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, name, created_at)| Room { id, name, created_at }))
+    }
+}
+
+/// 128 random bits from the OS-seeded CSPRNG, base64url without padding (22 characters).
+pub fn new_room_id() -> String {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The shape of a room id, checked before any lookup.
+pub fn is_room_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Trims a room name; empty is allowed (the UI shows a default).
+pub fn validate_room_name(name: &str) -> Result<String, &'static str> {
+    let name = name.trim();
+    if name.chars().count() > MAX_ROOM_NAME_CHARS {
+        return Err("the room name is longer than 80 characters");
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the room name contains control characters");
+    }
+    Ok(name.to_string())
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn rooms_persist_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let room = store.create_room("Yoga du mardi").await.unwrap();
+        assert!(is_room_id(&room.id));
+        drop(store);
+        let store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(store.room(&room.id).await.unwrap(), Some(room));
+        assert_eq!(store.room("nope").await.unwrap(), None);
+        assert_eq!(store.room(&new_room_id()).await.unwrap(), None);
+    }
+
+    #[test]
+    fn ids_are_unique_and_url_safe() {
+        let a = new_room_id();
+        assert!(is_room_id(&a));
+        assert_ne!(a, new_room_id());
+        assert!(!is_room_id("../../etc/passwd"));
+    }
+}

@@ -1,0 +1,104 @@
+// Shared helpers for the browser tests: start a real Salon binary on free
+// ports with a temporary data dir, and launch Debian's Chromium with fake
+// camera and microphone (flags measured in ../shared/GUIDE.md).
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+export const ARTIFACTS = join(process.cwd(), "test-artifacts");
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const BIN = process.env.SALON_BIN || join(process.env.CARGO_TARGET_DIR || "target", "debug", "salon");
+
+/** Starts Salon; resolves with {url, stop}. */
+export async function startSalon(extraArgs = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), "salon-e2e-"));
+  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...extraArgs];
+  const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
+  let log = "";
+  proc.stderr.on("data", (d) => (log += d));
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`salon did not start:\n${log}`)), 20000);
+    proc.on("exit", (code) => reject(new Error(`salon exited with ${code}:\n${log}`)));
+    let out = "";
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        resolve(`http://${m[1]}`);
+      }
+    });
+  });
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      proc.kill("SIGINT");
+      await new Promise((r) => proc.once("exit", r));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+      "--autoplay-policy=no-user-gesture-required",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** Polls fn until it returns a truthy value or time runs out. */
+export async function eventually(fn, { timeout = 20000, interval = 250, what = "condition" } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+/** Inbound RTP counters of a page, per kind and track. */
+export async function inboundStats(page) {
+  return page.evaluate(async () => {
+    const pc = globalThis.salonDebug?.pc();
+    if (!pc) return { video: [], audio: [] };
+    const stats = await pc.getStats();
+    const video = [];
+    const audio = [];
+    stats.forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      if (s.kind === "video") video.push({ mid: s.mid, framesDecoded: s.framesDecoded || 0 });
+      if (s.kind === "audio") audio.push({ mid: s.mid, samples: s.totalSamplesReceived || 0, packets: s.packetsReceived || 0 });
+    });
+    return { video, audio };
+  });
+}
+
+/** Opens a page in a fresh context (own cookies and storage) with a locale. */
+export async function newPage(browser, locale = "en-US") {
+  const context = await browser.newContext({ locale, viewport: { width: 1000, height: 700 } });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
+  return page;
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Salon's one test command: core and server tests (Rust), then the browser
+# end-to-end tests in real headless Chromium. Installs what a fresh machine
+# lacks (Debian's chromium, the npm test driver) first.
+set -euo pipefail
+cd "$(dirname "$0")"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian's chromium (browser tests)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d node_modules/playwright-core ]; then
+  echo "== installing the browser test driver (playwright-core, uses the system chromium)"
+  npm ci --no-audit --no-fund
+fi
+
+echo "== Rust tests (sfu core, server, integration with str0m clients over real UDP)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace
+fi
+
+echo "== browser end-to-end tests (headless Chromium, fake camera and microphone)"
+cargo build --bin salon
+node --test --test-concurrency=1 e2e/

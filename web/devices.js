@@ -1,0 +1,105 @@
+// @ts-check
+/**
+ * Local camera and microphone: open them, list them, switch them, and
+ * measure our own voice level (for the speaking indicator on our tile).
+ * Failures never block joining: a person without a camera still joins.
+ */
+
+export class LocalMedia {
+  constructor() {
+    /** @type {MediaStreamTrack | null} */
+    this.audio = null;
+    /** @type {MediaStreamTrack | null} */
+    this.video = null;
+    this.micOn = true;
+    this.camOn = true;
+    /** @type {string | undefined} */
+    this.cameraId = undefined;
+    /** @type {string | undefined} */
+    this.micId = undefined;
+    /** @type {AnalyserNode | null} */
+    this.analyser = null;
+    /** @type {AudioContext | null} */
+    this.ctx = null;
+  }
+
+  /** Opens what is switched on. Returns an error message key or null. */
+  async open() {
+    let failed = false;
+    if (this.micOn && !this.audio) {
+      try {
+        const s = await navigator.mediaDevices.getUserMedia({
+          audio: this.micId ? { deviceId: { exact: this.micId } } : true,
+        });
+        this.audio = s.getAudioTracks()[0] ?? null;
+      } catch {
+        failed = true;
+        this.micOn = false;
+      }
+    }
+    if (this.camOn && !this.video) {
+      try {
+        const s = await navigator.mediaDevices.getUserMedia({
+          video: { width: { ideal: 1280 }, height: { ideal: 720 }, ...(this.cameraId ? { deviceId: { exact: this.cameraId } } : {}) },
+        });
+        this.video = s.getVideoTracks()[0] ?? null;
+      } catch {
+        failed = true;
+        this.camOn = false;
+      }
+    }
+    return failed ? "prejoin.mediaDenied" : null;
+  }
+
+  /** Stops the camera (its light goes off). */
+  stopVideo() {
+    this.video?.stop();
+    this.video = null;
+  }
+
+  /** Mutes or unmutes without releasing the device. @param {boolean} on */
+  setMic(on) {
+    this.micOn = on;
+    if (this.audio) this.audio.enabled = on;
+  }
+
+  /** @returns {Promise<{cameras: MediaDeviceInfo[], mics: MediaDeviceInfo[]}>} */
+  async devices() {
+    const all = await navigator.mediaDevices.enumerateDevices().catch(() => []);
+    return {
+      cameras: all.filter((d) => d.kind === "videoinput"),
+      mics: all.filter((d) => d.kind === "audioinput"),
+    };
+  }
+
+  /** Our own microphone level, 0..1, for the speaking indicator. */
+  level() {
+    if (!this.audio || !this.micOn) return 0;
+    if (!this.analyser) {
+      try {
+        this.ctx = new AudioContext();
+        const src = this.ctx.createMediaStreamSource(new MediaStream([this.audio]));
+        this.analyser = this.ctx.createAnalyser();
+        this.analyser.fftSize = 512;
+        src.connect(this.analyser);
+      } catch {
+        return 0;
+      }
+    }
+    const buf = new Uint8Array(this.analyser.fftSize);
+    this.analyser.getByteTimeDomainData(buf);
+    let peak = 0;
+    for (const v of buf) peak = Math.max(peak, Math.abs(v - 128) / 128);
+    return peak;
+  }
+
+  close() {
+    this.audio?.stop();
+    this.video?.stop();
+    this.audio = null;
+    this.video = null;
+    this.ctx?.close().catch(() => {});
+    this.ctx = null;
+    this.analyser = null;
+  }
+}

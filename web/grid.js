@@ -1,0 +1,153 @@
+// @ts-check
+/**
+ * The video grid: one tile per participant (video, or initials when the
+ * camera is off), a name label, a microphone-off mark and a speaking ring.
+ * Tiles are keyed by participant id, which is also the stream id of that
+ * person's tracks, so a track can arrive before or after its person.
+ */
+import { t } from "./i18n.js";
+
+/** @typedef {import("./protocol.js").Participant} Participant */
+
+/** Threshold on RTP audio level (0..1) above which someone is speaking. */
+const SPEAKING_LEVEL = 0.04;
+
+export class Grid {
+  /** @param {HTMLElement} root @param {HTMLElement} audioSink */
+  constructor(root, audioSink) {
+    this.root = root;
+    this.audioSink = audioSink;
+    /** @type {Map<string, {el: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement | null, info: Participant, self: boolean}>} */
+    this.tiles = new Map();
+    /** @type {Map<string, MediaStream>} streams that arrived before their participant */
+    this.orphans = new Map();
+    /** @type {Map<string, RTCRtpReceiver>} */
+    this.audioReceivers = new Map();
+  }
+
+  /** @param {Participant} info @param {boolean} [self] */
+  add(info, self = false) {
+    if (this.tiles.has(info.id)) return this.update(info);
+    const el = document.createElement("figure");
+    el.className = "tile";
+    el.dataset.participant = info.id;
+    const video = document.createElement("video");
+    video.autoplay = true;
+    video.playsInline = true;
+    video.muted = true; // sound plays through the <audio> element
+    const initials = document.createElement("div");
+    initials.className = "initials";
+    initials.setAttribute("aria-hidden", "true");
+    const caption = document.createElement("figcaption");
+    const name = document.createElement("span");
+    name.className = "name";
+    const muted = document.createElement("span");
+    muted.className = "muted-mark";
+    muted.setAttribute("role", "img");
+    muted.textContent = "🔇";
+    caption.append(name, muted);
+    el.append(video, initials, caption);
+    this.root.append(el);
+    this.tiles.set(info.id, { el, video, audio: null, info, self });
+    this.update(info);
+    const orphan = this.orphans.get(info.id);
+    if (orphan) {
+      this.orphans.delete(info.id);
+      for (const track of orphan.getTracks()) this.attach(info.id, track, orphan);
+    }
+    this.layout();
+  }
+
+  /** @param {Participant} info */
+  update(info) {
+    const tile = this.tiles.get(info.id);
+    if (!tile) return;
+    tile.info = info;
+    const label = tile.self ? t("room.you", { name: info.name }) : info.name;
+    /** @type {HTMLElement} */ (tile.el.querySelector(".name")).textContent = label;
+    /** @type {HTMLElement} */ (tile.el.querySelector(".initials")).textContent = initialsOf(info.name);
+    const mark = /** @type {HTMLElement} */ (tile.el.querySelector(".muted-mark"));
+    mark.hidden = info.audio;
+    mark.setAttribute("aria-label", t("room.muted"));
+    tile.video.setAttribute("aria-label", t("room.videoFrom", { name: info.name }));
+    tile.el.classList.toggle("video-off", !info.video);
+  }
+
+  /** @param {string} id */
+  remove(id) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.el.remove();
+    tile.audio?.remove();
+    this.tiles.delete(id);
+    this.orphans.delete(id);
+    this.audioReceivers.delete(id);
+    this.layout();
+  }
+
+  /**
+   * A remote track for participant `id`.
+   * @param {string} id @param {MediaStreamTrack} track @param {MediaStream} stream @param {RTCRtpReceiver} [receiver]
+   */
+  attach(id, track, stream, receiver) {
+    const tile = this.tiles.get(id);
+    if (!tile) {
+      this.orphans.set(id, stream);
+      return;
+    }
+    if (track.kind === "video") {
+      tile.video.srcObject = new MediaStream([track]);
+      tile.video.play().catch(() => {});
+    } else {
+      if (!tile.audio) {
+        tile.audio = document.createElement("audio");
+        tile.audio.autoplay = true;
+        tile.audio.dataset.participant = id;
+        this.audioSink.append(tile.audio);
+      }
+      tile.audio.srcObject = new MediaStream([track]);
+      tile.audio.play().catch(() => {});
+      if (receiver) this.audioReceivers.set(id, receiver);
+    }
+  }
+
+  /** Our own preview. @param {string} id @param {MediaStreamTrack | null} track */
+  setSelfVideo(id, track) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.video.srcObject = track ? new MediaStream([track]) : null;
+    tile.el.classList.add("self");
+  }
+
+  /** Marks who is speaking: remote from RTP audio levels, self from `selfLevel`. @param {string} selfId @param {number} selfLevel */
+  pollSpeaking(selfId, selfLevel) {
+    for (const [id, tile] of this.tiles) {
+      let level = 0;
+      if (id === selfId) level = selfLevel;
+      else {
+        const src = this.audioReceivers.get(id)?.getSynchronizationSources?.()[0];
+        if (src && performance.timeOrigin + performance.now() - src.timestamp < 1000) level = src.audioLevel ?? 0;
+      }
+      const speaking = tile.info.audio && level > SPEAKING_LEVEL;
+      tile.el.classList.toggle("speaking", speaking);
+    }
+  }
+
+  layout() {
+    const n = Math.max(1, this.tiles.size);
+    const cols = Math.ceil(Math.sqrt(n));
+    this.root.style.setProperty("--cols", String(cols));
+    this.root.style.setProperty("--rows", String(Math.ceil(n / cols)));
+  }
+
+  relabel() {
+    for (const tile of this.tiles.values()) this.update(tile.info);
+  }
+}
+
+/** @param {string} name */
+export function initialsOf(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts;
+  return letters.map((p) => Array.from(p)[0]?.toUpperCase() ?? "").join("") || "?";
+}

@@ -1,0 +1,189 @@
+// @ts-check
+/**
+ * Salon's transport: one WebSocket for signaling (see PROTOCOL.md) and one
+ * RTCPeerConnection for all media. No DOM, no UI: usable on its own (the
+ * browser tests drive pages, but a bot or another client could use this).
+ *
+ * Negotiation: we offer once, at join, with send-only audio and video
+ * transceivers (tracks may be null: camera off). From then on the server is
+ * the only offerer: it adds a receive m-line per remote track and stops
+ * them when people leave; we answer. Messages are handled one at a time, in
+ * order, so an offer never races the join answer.
+ *
+ * Events (CustomEvent, detail shown):
+ *  joined {you, room, participants} · participant-joined {participant}
+ *  participant-updated {participant} · participant-left {id}
+ *  track {participantId, track, stream} · error {code, message}
+ *  closed {reason}
+ */
+
+export const PROTOCOL_VERSION = 1;
+const PING_MS = 5000;
+
+/**
+ * @typedef {{id: string, name: string, audio: boolean, video: boolean}} Participant
+ * @typedef {{id: string, name: string, max_participants: number}} RoomInfo
+ */
+
+export class SalonClient extends EventTarget {
+  /** @param {string} [wsUrl] defaults to this page's server */
+  constructor(wsUrl) {
+    super();
+    this.wsUrl = wsUrl ?? `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    /** @type {RTCPeerConnection | null} */
+    this.pc = null;
+    /** @type {RTCRtpTransceiver | null} */
+    this.audio = null;
+    /** @type {RTCRtpTransceiver | null} */
+    this.video = null;
+    /** @type {Promise<void>} messages are handled in order on this chain */
+    this.chain = Promise.resolve();
+    /** @type {((msg: any) => void) | null} */
+    this.waiter = null;
+    this.pinger = 0;
+    this.closedByUs = false;
+  }
+
+  /** Opens the socket and completes the version handshake. */
+  async connect() {
+    const ws = new WebSocket(this.wsUrl);
+    this.ws = ws;
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("cannot reach the server"));
+    });
+    ws.onmessage = (e) => {
+      let msg;
+      try {
+        msg = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      this.chain = this.chain.then(() => this.handle(msg)).catch((err) => this.emit("error", { code: "client", message: String(err) }));
+    };
+    ws.onclose = () => this.shutdown(this.closedByUs ? "left" : "connection_lost");
+    ws.onerror = null;
+    this.pinger = window.setInterval(() => this.send({ type: "ping" }), PING_MS);
+    this.send({ type: "hello", version: PROTOCOL_VERSION });
+    const hello = await this.expect("hello");
+    return hello;
+  }
+
+  /**
+   * Joins a room, publishing the given tracks (either may be null).
+   * @param {{room: string, name: string, audioTrack: MediaStreamTrack | null, videoTrack: MediaStreamTrack | null}} opts
+   */
+  async join({ room, name, audioTrack, videoTrack }) {
+    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    this.pc = pc;
+    this.audio = pc.addTransceiver(audioTrack ?? "audio", { direction: "sendonly" });
+    this.video = pc.addTransceiver(videoTrack ?? "video", { direction: "sendonly" });
+    pc.ontrack = (e) => {
+      const stream = e.streams[0];
+      if (stream) this.emit("track", { participantId: stream.id, track: e.track, stream });
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed") this.emit("error", { code: "media_failed", message: "media connection failed" });
+    };
+    const offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    this.send({ type: "join", room, name, offer: pc.localDescription?.sdp ?? "" });
+    const joined = await this.expect("joined");
+    await pc.setRemoteDescription({ type: "answer", sdp: joined.answer });
+    this.emit("joined", joined);
+    this.sendState(!!audioTrack?.enabled, !!videoTrack);
+    return joined;
+  }
+
+  /** Swaps the microphone track (null sends nothing). @param {MediaStreamTrack | null} track */
+  async setAudioTrack(track) {
+    await this.audio?.sender.replaceTrack(track);
+  }
+
+  /** Swaps the camera track (null: camera off). @param {MediaStreamTrack | null} track */
+  async setVideoTrack(track) {
+    await this.video?.sender.replaceTrack(track);
+  }
+
+  /** Tells others our microphone / camera state. */
+  sendState(audio = false, video = false) {
+    this.send({ type: "state", audio, video });
+  }
+
+  leave() {
+    this.closedByUs = true;
+    this.send({ type: "leave" });
+    this.ws?.close();
+    this.shutdown("left");
+  }
+
+  /** @param {object} msg */
+  send(msg) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  /** Resolves with the next message of `type`, rejects on an error message. @param {string} type */
+  expect(type) {
+    return new Promise((resolve, reject) => {
+      this.waiter = (msg) => {
+        if (msg.type === type) {
+          this.waiter = null;
+          resolve(msg);
+        } else if (msg.type === "error") {
+          this.waiter = null;
+          reject(Object.assign(new Error(msg.message), { code: msg.code }));
+        }
+      };
+    });
+  }
+
+  /** @param {any} msg */
+  async handle(msg) {
+    if (this.waiter) {
+      this.waiter(msg);
+      if (msg.type === "hello" || msg.type === "joined" || msg.type === "error") return;
+    }
+    switch (msg.type) {
+      case "offer": {
+        const pc = this.pc;
+        if (!pc) return;
+        await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+        const answer = await pc.createAnswer();
+        await pc.setLocalDescription(answer);
+        this.send({ type: "answer", sdp: pc.localDescription?.sdp ?? "" });
+        break;
+      }
+      case "participant_joined":
+        this.emit("participant-joined", { participant: msg.participant });
+        break;
+      case "participant_updated":
+        this.emit("participant-updated", { participant: msg.participant });
+        break;
+      case "participant_left":
+        this.emit("participant-left", { id: msg.id });
+        break;
+      case "error":
+        this.emit("error", { code: msg.code, message: msg.message });
+        break;
+      default:
+        break; // pong and future messages
+    }
+  }
+
+  /** @param {string} reason */
+  shutdown(reason) {
+    if (!this.ws && !this.pc) return;
+    window.clearInterval(this.pinger);
+    this.pc?.close();
+    this.pc = null;
+    this.ws = null;
+    this.emit("closed", { reason });
+  }
+
+  /** @param {string} name @param {object} detail */
+  emit(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail }));
+  }
+}
