@@ -41,7 +41,10 @@ pub async fn create_room(
     State(state): State<AppState>,
     body: Result<Json<CreateRoom>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<RoomView>), AppError> {
-    let Json(body) = body.map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "bad_request", e.body_text()))?;
+    let Json(body) = body.map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE { "too_large" } else { "bad_request" };
+        AppError::new(e.status(), code, e.body_text())
+    })?;
     let name = store::validate_room_name(&body.name)
         .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
     let room = state.store.create_room(&name).await.map_err(AppError::internal)?;

@@ -1,0 +1,7 @@
+//! Salon's integration tests: the real server on port 0, real WebSockets,
+//! real UDP with DTLS-SRTP, str0m clients standing in for browsers.
+
+mod helpers;
+mod http_api;
+mod media;
+mod signaling;

@@ -1,0 +1,98 @@
+//! Media through the SFU: every client receives every other client's audio
+//! and video; leaving removes tracks; a dropped connection removes its
+//! participant; bad datagrams harm nobody.
+
+use std::time::Duration;
+
+use salon::protocol::{ClientMsg, ServerMsg};
+use tokio::net::UdpSocket;
+
+use crate::helpers::*;
+
+async fn all_receive(clients: &[&TestClient], min_video: u64, min_audio: u64) {
+    for me in clients {
+        for other in clients.iter().filter(|c| c.id != me.id) {
+            eventually(20, &format!("{} receives {}", me.id, other.id), || {
+                let r = me.received_from(other);
+                r.video_frames >= min_video && r.audio_frames >= min_audio
+            })
+            .await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_clients_exchange_audio_and_video_and_leaving_removes_tracks() {
+    let server = spawn_server().await;
+    let room = create_room(&server).await;
+    let a = TestClient::join(&server, &room, "Alice", true, true).await;
+    let b = TestClient::join(&server, &room, "Bob", true, true).await;
+    let c = TestClient::join(&server, &room, "Chloé", true, true).await;
+    all_receive(&[&a, &b, &c], 30, 50).await;
+    assert!(a.saw(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Chloé")));
+
+    c.send(ClientMsg::Leave {});
+    for me in [&a, &b] {
+        eventually(10, "participant_left for c", || me.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == c.id))).await;
+        eventually(10, "c's tracks stopped", || !me.open_labels().contains(&c.id)).await;
+    }
+    // The others keep exchanging media after the renegotiation.
+    let before = a.received_from(&b);
+    eventually(10, "media still flows a<-b", || a.received_from(&b).video_frames > before.video_frames + 30).await;
+    let frozen = a.received_from(&c);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(a.received_from(&c), frozen, "nothing arrives from a participant who left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_connection_removes_its_participant() {
+    let server = spawn_server().await;
+    let room = create_room(&server).await;
+    let a = TestClient::join(&server, &room, "A", true, true).await;
+    let b = TestClient::join(&server, &room, "B", true, true).await;
+    all_receive(&[&a, &b], 10, 10).await;
+    b.vanish();
+    eventually(5, "b removed within a few seconds", || a.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == b.id))).await;
+    eventually(5, "b's tracks stopped at a", || !a.open_labels().contains(&b.id)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_datagrams_and_wrong_stun_harm_nobody() {
+    let server = spawn_server().await;
+    let room = create_room(&server).await;
+    let a = TestClient::join(&server, &room, "A", true, true).await;
+    let b = TestClient::join(&server, &room, "B", true, true).await;
+    all_receive(&[&a, &b], 10, 10).await;
+
+    let attacker = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let media = server.media();
+    let mut junk: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0],
+        vec![0xff; 1400],
+        vec![0x80, 0x60, 0x00, 0x01, 0, 0, 0, 1], // truncated RTP header
+        vec![0x16, 0xfe, 0xfd, 0x00],             // truncated DTLS record
+        vec![0x00, 0x01, 0x00, 0x50, 0x21, 0x12], // truncated STUN header
+    ];
+    // A well-formed STUN binding request with credentials nobody has.
+    let mut stun = vec![0x00, 0x01, 0x00, 0x0c, 0x21, 0x12, 0xa4, 0x42];
+    stun.extend_from_slice(b"salontestxid");
+    stun.extend_from_slice(&[0x00, 0x06, 0x00, 0x08]);
+    stun.extend_from_slice(b"bad:user");
+    junk.push(stun);
+    for i in 0..2000u32 {
+        junk.push(i.to_be_bytes().repeat((i % 300) as usize + 1));
+    }
+    for j in &junk {
+        attacker.send_to(j, media).await.unwrap();
+    }
+    let mut buf = [0u8; 1500];
+    let reply = tokio::time::timeout(Duration::from_millis(300), attacker.recv_from(&mut buf)).await;
+    assert!(reply.is_err(), "the server answers nothing to strangers");
+
+    let before = a.received_from(&b);
+    eventually(10, "media still flows", || a.received_from(&b).video_frames > before.video_frames + 30).await;
+    // A normal join still works.
+    let c = TestClient::join(&server, &room, "C", true, true).await;
+    all_receive(&[&a, &b, &c], 10, 10).await;
+}
