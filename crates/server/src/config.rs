@@ -9,7 +9,11 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "salon", version, about = "Salon: self-hosted video rooms (SFU, signaling, web client).")]
+#[command(
+    name = "salon",
+    version,
+    about = "Salon: self-hosted video rooms (SFU, signaling, web client)."
+)]
 pub struct Config {
     /// HTTP(S) address to listen on.
     #[arg(long, env = "SALON_LISTEN", default_value = "0.0.0.0:8080")]

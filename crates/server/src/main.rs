@@ -7,12 +7,22 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let config = salon::Config::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("salon=info,warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("salon=info,warn")),
+        )
         .init();
 
     let salon = salon::start(config).await?;
-    let candidates: Vec<String> = salon.media_candidates.iter().map(|a| a.to_string()).collect();
-    tracing::info!("media on UDP {} (announced as {})", salon.media_addr, candidates.join(", "));
+    let candidates: Vec<String> = salon
+        .media_candidates
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    tracing::info!(
+        "media on UDP {} (announced as {})",
+        salon.media_addr,
+        candidates.join(", ")
+    );
     tracing::info!("Salon is ready: open {}", salon.url);
     // Printed plainly too, for scripts that start the binary on port 0.
     println!("listening on {}", salon.http_addr);

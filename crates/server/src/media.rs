@@ -68,14 +68,24 @@ impl MediaHandle {
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<String, MediaError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = MediaCommand::Join { room, peer, label, offer, events, reply };
+        let cmd = MediaCommand::Join {
+            room,
+            peer,
+            label,
+            offer,
+            events,
+            reply,
+        };
         self.tx.send(cmd).await.map_err(|_| MediaError::Stopped)?;
         Ok(rx.await.map_err(|_| MediaError::Stopped)??)
     }
 
     pub async fn answer(&self, peer: PeerId, sdp: String) -> Result<(), MediaError> {
         let (reply, rx) = oneshot::channel();
-        self.tx.send(MediaCommand::Answer { peer, sdp, reply }).await.map_err(|_| MediaError::Stopped)?;
+        self.tx
+            .send(MediaCommand::Answer { peer, sdp, reply })
+            .await
+            .map_err(|_| MediaError::Stopped)?;
         Ok(rx.await.map_err(|_| MediaError::Stopped)??)
     }
 
@@ -92,21 +102,32 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
         return vec![SocketAddr::new(ip, port)];
     }
     let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(IpAddr::is_ipv4).collect())
+        .map(|ifs| {
+            ifs.into_iter()
+                .map(|i| i.ip())
+                .filter(IpAddr::is_ipv4)
+                .collect()
+        })
         .unwrap_or_default();
     if !ips.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)) {
         ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
     ips.sort();
     ips.dedup();
-    ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
+    ips.into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect()
 }
 
 /// Binds the media socket and starts the loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
 pub async fn spawn(public_ip: Option<IpAddr>, port: u16) -> anyhow::Result<MediaHandle> {
     let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
-    let bind_ip = if loopback_only { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { IpAddr::V4(Ipv4Addr::UNSPECIFIED) };
+    let bind_ip = if loopback_only {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    };
     let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip, port))?;
     std_socket.set_nonblocking(true)?;
     let state = UdpSocketState::new((&std_socket).into())?;
@@ -116,7 +137,11 @@ pub async fn spawn(public_ip: Option<IpAddr>, port: u16) -> anyhow::Result<Media
     let (tx, rx) = mpsc::channel(256);
     let lp = MediaLoop::new(socket, state, candidates.clone());
     tokio::spawn(lp.run(rx));
-    Ok(MediaHandle { tx, local_addr, candidates })
+    Ok(MediaHandle {
+        tx,
+        local_addr,
+        candidates,
+    })
 }
 
 struct MediaLoop {
@@ -154,7 +179,10 @@ impl MediaLoop {
         let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
         let mut metas = vec![RecvMeta::default(); batch];
         loop {
-            let deadline = self.sfu.poll_timeout().unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let deadline = self
+                .sfu
+                .poll_timeout()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
@@ -177,7 +205,14 @@ impl MediaLoop {
     fn on_command(&mut self, cmd: MediaCommand) {
         let now = Instant::now();
         match cmd {
-            MediaCommand::Join { room, peer, label, offer, events, reply } => {
+            MediaCommand::Join {
+                room,
+                peer,
+                label,
+                offer,
+                events,
+                reply,
+            } => {
                 let res = self.sfu.add_peer(now, room, peer, &label, &offer);
                 if res.is_ok() {
                     self.events.insert(peer, events);
@@ -198,9 +233,9 @@ impl MediaLoop {
     fn receive_all(&mut self, bufs: &mut [Vec<u8>], metas: &mut [RecvMeta]) {
         loop {
             let mut slices: Vec<IoSliceMut> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
-            let res = self
-                .socket
-                .try_io(Interest::READABLE, || self.state.recv((&self.socket).into(), &mut slices, metas));
+            let res = self.socket.try_io(Interest::READABLE, || {
+                self.state.recv((&self.socket).into(), &mut slices, metas)
+            });
             let n = match res {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -215,7 +250,8 @@ impl MediaLoop {
                 let stride = meta.stride.max(1);
                 // With GRO one buffer carries several datagrams, `stride` apart.
                 for datagram in buf[..meta.len].chunks(stride) {
-                    self.sfu.handle_receive(now, meta.addr, destination, datagram);
+                    self.sfu
+                        .handle_receive(now, meta.addr, destination, datagram);
                 }
             }
             self.flush();
@@ -237,7 +273,8 @@ impl MediaLoop {
         while let Some(out) = self.sfu.poll_output() {
             match out {
                 Output::Transmit(t) => {
-                    let src_ip = Some(t.source.ip()).filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
+                    let src_ip = Some(t.source.ip())
+                        .filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
                     let transmit = quinn_udp::Transmit {
                         destination: t.destination,
                         ecn: None,
@@ -245,9 +282,9 @@ impl MediaLoop {
                         segment_size: None,
                         src_ip,
                     };
-                    let res = self
-                        .socket
-                        .try_io(Interest::WRITABLE, || self.state.try_send((&self.socket).into(), &transmit));
+                    let res = self.socket.try_io(Interest::WRITABLE, || {
+                        self.state.try_send((&self.socket).into(), &transmit)
+                    });
                     if let Err(e) = res {
                         // UDP may drop: a full send buffer loses this packet only (NACK repairs video).
                         self.send_drops += 1;

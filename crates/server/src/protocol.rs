@@ -31,7 +31,11 @@ pub enum ClientMsg {
     /// First message: the protocol version the client speaks.
     Hello { version: u32 },
     /// Enter a room with a display name and the SDP offer for our own tracks.
-    Join { room: String, name: String, offer: String },
+    Join {
+        room: String,
+        name: String,
+        offer: String,
+    },
     /// The answer to an `offer` from the server.
     Answer { sdp: String },
     /// Our microphone / camera is on or off (shown to others).
@@ -146,7 +150,9 @@ mod tests {
     fn parses_and_rejects() {
         let m: ClientMsg = serde_json::from_str(r#"{"type":"hello","version":1}"#).unwrap();
         assert_eq!(m, ClientMsg::Hello { version: 1 });
-        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"hello","version":1,"x":2}"#).is_err());
+        assert!(
+            serde_json::from_str::<ClientMsg>(r#"{"type":"hello","version":1,"x":2}"#).is_err()
+        );
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"fly"}"#).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"version":1}"#).is_err());
         let e = serde_json::to_string(&ServerMsg::error(ErrorCode::RoomFull, "full")).unwrap();

@@ -60,7 +60,12 @@ impl Rooms {
 
     /// Reserves a place in `room` and returns the media core's room id and the
     /// participants already announced there.
-    pub fn enter(&self, room: &str, info: Participant, outbox: Outbox) -> Result<(RoomId, Vec<Participant>), EnterError> {
+    pub fn enter(
+        &self,
+        room: &str,
+        info: Participant,
+        outbox: Outbox,
+    ) -> Result<(RoomId, Vec<Participant>), EnterError> {
         let mut live = self.lock();
         let r = live.entry(room.to_string()).or_insert_with(|| LiveRoom {
             core: RoomId(self.next_core_id.fetch_add(1, Ordering::Relaxed)),
@@ -69,7 +74,12 @@ impl Rooms {
         if r.members.len() >= self.max_participants {
             return Err(EnterError::Full);
         }
-        let others = r.members.iter().filter(|m| m.announced).map(|m| m.info.clone()).collect();
+        let others = r
+            .members
+            .iter()
+            .filter(|m| m.announced)
+            .map(|m| m.info.clone())
+            .collect();
         r.members.push(Member {
             info,
             outbox,
@@ -82,7 +92,9 @@ impl Rooms {
     pub fn announce(&self, room: &str, id: &str) {
         let mut live = self.lock();
         let Some(r) = live.get_mut(room) else { return };
-        let Some(me) = r.members.iter_mut().find(|m| m.info.id == id) else { return };
+        let Some(me) = r.members.iter_mut().find(|m| m.info.id == id) else {
+            return;
+        };
         me.announced = true;
         let msg = ServerMsg::ParticipantJoined {
             participant: me.info.clone(),
@@ -94,7 +106,9 @@ impl Rooms {
     pub fn update(&self, room: &str, id: &str, audio: bool, video: bool) {
         let mut live = self.lock();
         let Some(r) = live.get_mut(room) else { return };
-        let Some(me) = r.members.iter_mut().find(|m| m.info.id == id) else { return };
+        let Some(me) = r.members.iter_mut().find(|m| m.info.id == id) else {
+            return;
+        };
         me.info.audio = audio;
         me.info.video = video;
         if me.announced {
@@ -109,7 +123,9 @@ impl Rooms {
     pub fn leave(&self, room: &str, id: &str) {
         let mut live = self.lock();
         let Some(r) = live.get_mut(room) else { return };
-        let Some(pos) = r.members.iter().position(|m| m.info.id == id) else { return };
+        let Some(pos) = r.members.iter().position(|m| m.info.id == id) else {
+            return;
+        };
         let gone = r.members.remove(pos);
         if gone.announced {
             broadcast(r, id, ServerMsg::ParticipantLeft { id: id.to_string() });
@@ -126,7 +142,11 @@ impl Rooms {
 }
 
 fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
-    for m in room.members.iter().filter(|m| m.info.id != except && m.announced) {
+    for m in room
+        .members
+        .iter()
+        .filter(|m| m.info.id != except && m.announced)
+    {
         if m.outbox.try_send(msg.clone()).is_err() {
             // The session is gone or hopelessly behind; it will be cleaned up by its own task.
             tracing::debug!("presence message to {} dropped", m.info.id);
@@ -160,17 +180,30 @@ mod tests {
         assert_eq!(core, core_b);
         assert_eq!(others, vec![person("a")]);
         assert!(a_rx.try_recv().is_err(), "b is not announced yet");
-        assert_eq!(rooms.enter("r", person("c"), c_tx.clone()), Err(EnterError::Full));
+        assert_eq!(
+            rooms.enter("r", person("c"), c_tx.clone()),
+            Err(EnterError::Full)
+        );
         rooms.announce("r", "b");
         assert_eq!(
             a_rx.try_recv().unwrap(),
-            ServerMsg::ParticipantJoined { participant: person("b") }
+            ServerMsg::ParticipantJoined {
+                participant: person("b")
+            }
         );
         rooms.update("r", "b", true, false);
-        assert!(matches!(a_rx.try_recv().unwrap(), ServerMsg::ParticipantUpdated { participant } if participant.audio));
+        assert!(
+            matches!(a_rx.try_recv().unwrap(), ServerMsg::ParticipantUpdated { participant } if participant.audio)
+        );
         rooms.leave("r", "b");
-        assert_eq!(a_rx.try_recv().unwrap(), ServerMsg::ParticipantLeft { id: "b".into() });
-        assert!(rooms.enter("r", person("c"), c_tx).is_ok(), "a place freed up");
+        assert_eq!(
+            a_rx.try_recv().unwrap(),
+            ServerMsg::ParticipantLeft { id: "b".into() }
+        );
+        assert!(
+            rooms.enter("r", person("c"), c_tx).is_ok(),
+            "a place freed up"
+        );
         rooms.leave("r", "a");
         rooms.leave("r", "c");
         assert_eq!(rooms.count("r"), 0);

@@ -15,7 +15,10 @@ pub fn page(name: &str, status: StatusCode) -> Response {
     match Web::get(name) {
         Some(f) => (
             status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
             f.data,
         )
             .into_response(),
@@ -33,7 +36,10 @@ pub async fn file(uri: Uri) -> Response {
         Some(f) => {
             let mime = mime_guess::from_path(path).first_or_octet_stream();
             (
-                [(header::CONTENT_TYPE, mime.as_ref().to_string()), (header::CACHE_CONTROL, "no-cache".to_string())],
+                [
+                    (header::CONTENT_TYPE, mime.as_ref().to_string()),
+                    (header::CACHE_CONTROL, "no-cache".to_string()),
+                ],
                 f.data,
             )
                 .into_response()

@@ -75,7 +75,12 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resp
 async fn check_origin(req: Request<axum::body::Body>, next: Next) -> Response {
     let guarded = req.method() != Method::GET || req.uri().path() == "/ws";
     if guarded && !same_origin(req.headers()) {
-        return AppError::new(StatusCode::FORBIDDEN, "bad_origin", "request from another site refused").into_response();
+        return AppError::new(
+            StatusCode::FORBIDDEN,
+            "bad_origin",
+            "request from another site refused",
+        )
+        .into_response();
     }
     next.run(req).await
 }
@@ -87,7 +92,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
     let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
         return false;
     };
-    let Ok(origin) = origin.to_str() else { return false };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
     let authority = origin
         .strip_prefix("https://")
         .or_else(|| origin.strip_prefix("http://"))
@@ -120,7 +127,11 @@ impl AppError {
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {e}");
-        AppError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on the server")
+        AppError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on the server",
+        )
     }
 }
 
@@ -142,10 +153,19 @@ mod tests {
     fn origin_rules() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("salon.example:8080"));
-        assert!(same_origin(&h), "no Origin: not a browser cross-site request");
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://salon.example:8080"));
+        assert!(
+            same_origin(&h),
+            "no Origin: not a browser cross-site request"
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://salon.example:8080"),
+        );
         assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));

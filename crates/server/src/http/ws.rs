@@ -20,7 +20,9 @@ use salon_sfu::{PeerEvent, PeerId, SfuError};
 use tokio::sync::mpsc;
 
 use crate::media::MediaError;
-use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
+use crate::protocol::{
+    self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION,
+};
 use crate::AppState;
 
 /// The client pings every 5 s; silence this long means the peer is gone.
@@ -126,7 +128,10 @@ impl Session {
             return true;
         }
         // One error a second at most, so a flood does not turn into a flood back.
-        if self.last_limit_error.is_none_or(|t| now.duration_since(t) > Duration::from_secs(1)) {
+        if self
+            .last_limit_error
+            .is_none_or(|t| now.duration_since(t) > Duration::from_secs(1))
+        {
             self.last_limit_error = Some(now);
             self.error(ErrorCode::RateLimited, "too many messages; slow down");
         }
@@ -138,12 +143,18 @@ impl Session {
             return;
         }
         if text.len() > protocol::MAX_MESSAGE_BYTES {
-            let msg = format!("message of {} bytes exceeds {} bytes", text.len(), protocol::MAX_MESSAGE_BYTES);
+            let msg = format!(
+                "message of {} bytes exceeds {} bytes",
+                text.len(),
+                protocol::MAX_MESSAGE_BYTES
+            );
             return self.error(ErrorCode::MessageTooLarge, msg);
         }
         let msg: ClientMsg = match serde_json::from_str(text) {
             Ok(m) => m,
-            Err(e) => return self.error(ErrorCode::BadMessage, format!("not a valid message: {e}")),
+            Err(e) => {
+                return self.error(ErrorCode::BadMessage, format!("not a valid message: {e}"))
+            }
         };
         match (msg, &self.phase) {
             (ClientMsg::Hello { version }, Phase::Greeting) => {
@@ -159,11 +170,17 @@ impl Session {
                     server: format!("salon/{}", env!("CARGO_PKG_VERSION")),
                 });
             }
-            (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),
+            (ClientMsg::Hello { .. }, _) => {
+                self.error(ErrorCode::BadMessage, "hello was already received")
+            }
             (ClientMsg::Ping {}, _) => self.reply(ServerMsg::Pong {}),
             (_, Phase::Greeting) => self.error(ErrorCode::BadMessage, "send hello first"),
-            (ClientMsg::Join { room, name, offer }, Phase::Ready) => self.join(room, name, offer).await,
-            (ClientMsg::Join { .. }, Phase::Joined(_)) => self.error(ErrorCode::AlreadyJoined, "already in a room"),
+            (ClientMsg::Join { room, name, offer }, Phase::Ready) => {
+                self.join(room, name, offer).await
+            }
+            (ClientMsg::Join { .. }, Phase::Joined(_)) => {
+                self.error(ErrorCode::AlreadyJoined, "already in a room")
+            }
             (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
                 let peer = j.peer;
                 match self.state.media.answer(peer, sdp).await {
@@ -179,9 +196,10 @@ impl Session {
                 self.state.rooms.update(&j.room, &j.pid, audio, video);
             }
             (ClientMsg::Leave {}, Phase::Joined(_)) => self.leave_room().await,
-            (ClientMsg::Answer { .. } | ClientMsg::State { .. } | ClientMsg::Leave {}, Phase::Ready) => {
-                self.error(ErrorCode::NotJoined, "join a room first")
-            }
+            (
+                ClientMsg::Answer { .. } | ClientMsg::State { .. } | ClientMsg::Leave {},
+                Phase::Ready,
+            ) => self.error(ErrorCode::NotJoined, "join a room first"),
         }
     }
 
@@ -192,10 +210,18 @@ impl Session {
         };
         let room = match self.state.store.room(&room_id).await {
             Ok(Some(r)) => r,
-            Ok(None) => return self.error(ErrorCode::RoomNotFound, "this room does not exist; check the link"),
+            Ok(None) => {
+                return self.error(
+                    ErrorCode::RoomNotFound,
+                    "this room does not exist; check the link",
+                )
+            }
             Err(e) => {
                 tracing::error!("room lookup failed: {e}");
-                return self.error(ErrorCode::Internal, "the server could not read its database");
+                return self.error(
+                    ErrorCode::Internal,
+                    "the server could not read its database",
+                );
             }
         };
         let me = Participant {
@@ -204,25 +230,41 @@ impl Session {
             audio: false,
             video: false,
         };
-        let (core_room, participants) = match self.state.rooms.enter(&room.id, me.clone(), self.outbox.clone()) {
-            Ok(x) => x,
-            Err(_) => {
-                let max = self.state.rooms.max_participants;
-                return self.error(ErrorCode::RoomFull, format!("this room is full ({max} people)"));
-            }
-        };
+        let (core_room, participants) =
+            match self
+                .state
+                .rooms
+                .enter(&room.id, me.clone(), self.outbox.clone())
+            {
+                Ok(x) => x,
+                Err(_) => {
+                    let max = self.state.rooms.max_participants;
+                    return self.error(
+                        ErrorCode::RoomFull,
+                        format!("this room is full ({max} people)"),
+                    );
+                }
+            };
         let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
         let answer = match self
             .state
             .media
-            .join(core_room, peer, me.id.clone(), offer, self.media_events.clone())
+            .join(
+                core_room,
+                peer,
+                me.id.clone(),
+                offer,
+                self.media_events.clone(),
+            )
             .await
         {
             Ok(a) => a,
             Err(e) => {
                 self.state.rooms.leave(&room.id, &me.id);
                 let code = match &e {
-                    MediaError::Sfu(SfuError::BadSdp(_) | SfuError::TooManyMedia) => ErrorCode::InvalidSdp,
+                    MediaError::Sfu(SfuError::BadSdp(_) | SfuError::TooManyMedia) => {
+                        ErrorCode::InvalidSdp
+                    }
                     _ => ErrorCode::NegotiationFailed,
                 };
                 return self.error(code, e.to_string());
@@ -248,13 +290,18 @@ impl Session {
     }
 
     fn on_media_event(&mut self, event: PeerEvent) {
-        let Phase::Joined(j) = &self.phase else { return };
+        let Phase::Joined(j) = &self.phase else {
+            return;
+        };
         match event {
             PeerEvent::Offer(sdp) => self.reply(ServerMsg::Offer { sdp }),
             PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
             PeerEvent::Closed(reason) => {
                 tracing::info!(participant = %j.pid, "media closed: {reason}");
-                self.error(ErrorCode::MediaFailed, format!("the media connection was lost: {reason}"));
+                self.error(
+                    ErrorCode::MediaFailed,
+                    format!("the media connection was lost: {reason}"),
+                );
                 self.state.rooms.leave(&j.room, &j.pid);
                 self.phase = Phase::Ready;
             }

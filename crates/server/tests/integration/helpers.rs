@@ -50,11 +50,20 @@ pub async fn spawn_server_with(f: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config::for_tests(dir.path().to_path_buf());
     f(&mut config);
     let salon = salon::start(config).await.expect("server starts");
-    TestServer { salon: Some(salon), dir }
+    TestServer {
+        salon: Some(salon),
+        dir,
+    }
 }
 
 /// A minimal HTTP/1.1 request; returns (status, body).
-pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &str) -> (u16, String) {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    extra: &str,
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
@@ -64,13 +73,27 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra:
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.expect("read");
     let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (status, body)
 }
 
 pub async fn create_room(server: &TestServer) -> String {
-    let (status, body) = http(server.http(), "POST", "/api/rooms", r#"{"name":"Test"}"#, "").await;
+    let (status, body) = http(
+        server.http(),
+        "POST",
+        "/api/rooms",
+        r#"{"name":"Test"}"#,
+        "",
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     v["id"].as_str().expect("id").to_string()
@@ -106,16 +129,23 @@ impl Signal {
     pub async fn hello(server: &TestServer) -> Signal {
         let mut s = Signal::connect(server).await;
         s.send(&ClientMsg::Hello { version: 1 }).await;
-        assert!(matches!(s.recv().await, ServerMsg::Hello { version: 1, .. }));
+        assert!(matches!(
+            s.recv().await,
+            ServerMsg::Hello { version: 1, .. }
+        ));
         s
     }
 
     pub async fn send(&mut self, msg: &ClientMsg) {
-        self.send_text(&serde_json::to_string(msg).expect("serializes")).await;
+        self.send_text(&serde_json::to_string(msg).expect("serializes"))
+            .await;
     }
 
     pub async fn send_text(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_string().into())).await.expect("ws send");
+        self.ws
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .expect("ws send");
     }
 
     /// Next protocol message (skipping pings), within 10 s.
@@ -149,7 +179,13 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    pub async fn join(server: &TestServer, room: &str, name: &str, audio: bool, video: bool) -> TestClient {
+    pub async fn join(
+        server: &TestServer,
+        room: &str,
+        name: &str,
+        audio: bool,
+        video: bool,
+    ) -> TestClient {
         let mut sig = Signal::hello(server).await;
         let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp bind");
         let local = udp.local_addr().expect("local addr");
@@ -165,15 +201,29 @@ impl TestClient {
             ServerMsg::Joined { you, answer, .. } => (you.id, answer),
             other => panic!("expected joined, got {other:?}"),
         };
-        peer.lock().unwrap().accept_answer(&answer).expect("answer accepted");
+        peer.lock()
+            .unwrap()
+            .accept_answer(&answer)
+            .expect("answer accepted");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (cmd, rx) = mpsc::unbounded_channel();
         tokio::spawn(drive(sig.ws, udp, peer.clone(), seen.clone(), rx));
-        TestClient { id, peer, seen, cmd }
+        TestClient {
+            id,
+            peer,
+            seen,
+            cmd,
+        }
     }
 
     pub fn received_from(&self, other: &TestClient) -> Received {
-        self.peer.lock().unwrap().received().get(&other.id).copied().unwrap_or_default()
+        self.peer
+            .lock()
+            .unwrap()
+            .received()
+            .get(&other.id)
+            .copied()
+            .unwrap_or_default()
     }
 
     pub fn open_labels(&self) -> Vec<String> {

@@ -5,7 +5,14 @@ use crate::helpers::*;
 #[tokio::test]
 async fn rooms_are_created_found_and_survive_a_restart() {
     let mut server = spawn_server().await;
-    let (status, body) = http(server.http(), "POST", "/api/rooms", r#"{"name":"  Sophrologie  "}"#, "").await;
+    let (status, body) = http(
+        server.http(),
+        "POST",
+        "/api/rooms",
+        r#"{"name":"  Sophrologie  "}"#,
+        "",
+    )
+    .await;
     assert_eq!(status, 201);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = v["id"].as_str().unwrap().to_string();
@@ -36,7 +43,14 @@ async fn unknown_rooms_and_bad_requests_get_clear_errors() {
     assert_eq!(status, 400);
     assert!(body.contains(r#""code":"bad_request""#), "{body}");
     let long = "x".repeat(81);
-    let (status, body) = http(server.http(), "POST", "/api/rooms", &format!(r#"{{"name":"{long}"}}"#), "").await;
+    let (status, body) = http(
+        server.http(),
+        "POST",
+        "/api/rooms",
+        &format!(r#"{{"name":"{long}"}}"#),
+        "",
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(body.contains("invalid_name"), "{body}");
     let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(20_000));
@@ -47,7 +61,14 @@ async fn unknown_rooms_and_bad_requests_get_clear_errors() {
 #[tokio::test]
 async fn cross_site_requests_are_refused() {
     let server = spawn_server().await;
-    let (status, body) = http(server.http(), "POST", "/api/rooms", "{}", "Origin: https://evil.example\r\n").await;
+    let (status, body) = http(
+        server.http(),
+        "POST",
+        "/api/rooms",
+        "{}",
+        "Origin: https://evil.example\r\n",
+    )
+    .await;
     assert_eq!(status, 403);
     assert!(body.contains("bad_origin"));
     let origin = format!("Origin: http://{}\r\n", server.http());
@@ -62,11 +83,16 @@ async fn security_headers_are_set() {
     let server = spawn_server().await;
     let mut s = tokio::net::TcpStream::connect(server.http()).await.unwrap();
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     let lower = out.to_lowercase();
-    assert!(lower.contains("referrer-policy: no-referrer"), "room links never leak via Referer");
+    assert!(
+        lower.contains("referrer-policy: no-referrer"),
+        "room links never leak via Referer"
+    );
     assert!(lower.contains("content-security-policy: default-src 'self'"));
     assert!(lower.contains("x-content-type-options: nosniff"));
 }

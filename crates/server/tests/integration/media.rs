@@ -29,19 +29,34 @@ async fn three_clients_exchange_audio_and_video_and_leaving_removes_tracks() {
     let b = TestClient::join(&server, &room, "Bob", true, true).await;
     let c = TestClient::join(&server, &room, "Chloé", true, true).await;
     all_receive(&[&a, &b, &c], 30, 50).await;
-    assert!(a.saw(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Chloé")));
+    assert!(a.saw(
+        |m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Chloé")
+    ));
 
     c.send(ClientMsg::Leave {});
     for me in [&a, &b] {
-        eventually(10, "participant_left for c", || me.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == c.id))).await;
-        eventually(10, "c's tracks stopped", || !me.open_labels().contains(&c.id)).await;
+        eventually(10, "participant_left for c", || {
+            me.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == c.id))
+        })
+        .await;
+        eventually(10, "c's tracks stopped", || {
+            !me.open_labels().contains(&c.id)
+        })
+        .await;
     }
     // The others keep exchanging media after the renegotiation.
     let before = a.received_from(&b);
-    eventually(10, "media still flows a<-b", || a.received_from(&b).video_frames > before.video_frames + 30).await;
+    eventually(10, "media still flows a<-b", || {
+        a.received_from(&b).video_frames > before.video_frames + 30
+    })
+    .await;
     let frozen = a.received_from(&c);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(a.received_from(&c), frozen, "nothing arrives from a participant who left");
+    assert_eq!(
+        a.received_from(&c),
+        frozen,
+        "nothing arrives from a participant who left"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,8 +67,14 @@ async fn a_dropped_connection_removes_its_participant() {
     let b = TestClient::join(&server, &room, "B", true, true).await;
     all_receive(&[&a, &b], 10, 10).await;
     b.vanish();
-    eventually(5, "b removed within a few seconds", || a.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == b.id))).await;
-    eventually(5, "b's tracks stopped at a", || !a.open_labels().contains(&b.id)).await;
+    eventually(5, "b removed within a few seconds", || {
+        a.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == b.id))
+    })
+    .await;
+    eventually(5, "b's tracks stopped at a", || {
+        !a.open_labels().contains(&b.id)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,11 +108,15 @@ async fn garbage_datagrams_and_wrong_stun_harm_nobody() {
         attacker.send_to(j, media).await.unwrap();
     }
     let mut buf = [0u8; 1500];
-    let reply = tokio::time::timeout(Duration::from_millis(300), attacker.recv_from(&mut buf)).await;
+    let reply =
+        tokio::time::timeout(Duration::from_millis(300), attacker.recv_from(&mut buf)).await;
     assert!(reply.is_err(), "the server answers nothing to strangers");
 
     let before = a.received_from(&b);
-    eventually(10, "media still flows", || a.received_from(&b).video_frames > before.video_frames + 30).await;
+    eventually(10, "media still flows", || {
+        a.received_from(&b).video_frames > before.video_frames + 30
+    })
+    .await;
     // A normal join still works.
     let c = TestClient::join(&server, &room, "C", true, true).await;
     all_receive(&[&a, &b, &c], 10, 10).await;

@@ -21,11 +21,18 @@ async fn handshake_and_version() {
     s.send(&ClientMsg::Ping {}).await;
     assert_eq!(s.recv().await, ServerMsg::Pong {});
     s.send(&ClientMsg::Leave {}).await;
-    assert_eq!(code(s.recv().await), ErrorCode::BadMessage, "hello comes first");
+    assert_eq!(
+        code(s.recv().await),
+        ErrorCode::BadMessage,
+        "hello comes first"
+    );
     s.send(&ClientMsg::Hello { version: 99 }).await;
     assert_eq!(code(s.recv().await), ErrorCode::UnsupportedVersion);
     s.send(&ClientMsg::Hello { version: 1 }).await;
-    assert!(matches!(s.recv().await, ServerMsg::Hello { version: 1, .. }));
+    assert!(matches!(
+        s.recv().await,
+        ServerMsg::Hello { version: 1, .. }
+    ));
     s.send(&ClientMsg::Hello { version: 1 }).await;
     assert_eq!(code(s.recv().await), ErrorCode::BadMessage);
     s.send(&ClientMsg::Answer { sdp: "v=0".into() }).await;
@@ -40,14 +47,27 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
     let b = TestClient::join(&server, &room, "B", true, true).await;
 
     let mut s = Signal::hello(&server).await;
-    for bad in ["", "{", "null", "[]", r#"{"type":"fly"}"#, r#"{"type":"join"}"#, r#"{"type":"ping","extra":1}"#, "\u{0}\u{1}"] {
+    for bad in [
+        "",
+        "{",
+        "null",
+        "[]",
+        r#"{"type":"fly"}"#,
+        r#"{"type":"join"}"#,
+        r#"{"type":"ping","extra":1}"#,
+        "\u{0}\u{1}",
+    ] {
         s.send_text(bad).await;
         assert_eq!(code(s.recv().await), ErrorCode::BadMessage, "for {bad:?}");
     }
     s.send_text(&"x".repeat(MAX_MESSAGE_BYTES + 1)).await;
     assert_eq!(code(s.recv().await), ErrorCode::MessageTooLarge);
     // Invalid SDP in a join: refused, nobody sees a ghost participant.
-    let join = |offer: &str| ClientMsg::Join { room: room.clone(), name: "Mallory".into(), offer: offer.into() };
+    let join = |offer: &str| ClientMsg::Join {
+        room: room.clone(),
+        name: "Mallory".into(),
+        offer: offer.into(),
+    };
     s.send(&join("not sdp at all")).await;
     assert_eq!(code(s.recv().await), ErrorCode::InvalidSdp);
     s.send(&join(FAKE_OFFER)).await;
@@ -55,9 +75,19 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
     let mlines = "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\n".repeat(10);
     s.send(&join(&format!("{FAKE_OFFER}{mlines}"))).await;
     assert_eq!(code(s.recv().await), ErrorCode::InvalidSdp);
-    s.send(&ClientMsg::Join { room: room.clone(), name: "  ".into(), offer: FAKE_OFFER.into() }).await;
+    s.send(&ClientMsg::Join {
+        room: room.clone(),
+        name: "  ".into(),
+        offer: FAKE_OFFER.into(),
+    })
+    .await;
     assert_eq!(code(s.recv().await), ErrorCode::InvalidName);
-    s.send(&ClientMsg::Join { room: "AAAAAAAAAAAAAAAAAAAAAA".into(), name: "M".into(), offer: FAKE_OFFER.into() }).await;
+    s.send(&ClientMsg::Join {
+        room: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+        name: "M".into(),
+        offer: FAKE_OFFER.into(),
+    })
+    .await;
     assert_eq!(code(s.recv().await), ErrorCode::RoomNotFound);
     // A flood is rate limited, and the session survives it.
     for _ in 0..200 {
@@ -66,7 +96,10 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
     let mut limited = false;
     for _ in 0..200 {
         match s.recv().await {
-            ServerMsg::Error { code: ErrorCode::RateLimited, .. } => {
+            ServerMsg::Error {
+                code: ErrorCode::RateLimited,
+                ..
+            } => {
                 limited = true;
                 break;
             }
@@ -78,12 +111,20 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
 
     assert!(!a.saw(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Mallory")));
     // A bad answer from a joined client: an error for it, others unaffected.
-    a.send(ClientMsg::Answer { sdp: "garbage".into() });
-    eventually(5, "error for the stray answer", || a.saw(|m| matches!(m, ServerMsg::Error { .. }))).await;
+    a.send(ClientMsg::Answer {
+        sdp: "garbage".into(),
+    });
+    eventually(5, "error for the stray answer", || {
+        a.saw(|m| matches!(m, ServerMsg::Error { .. }))
+    })
+    .await;
     // And a normal join still works, with media both ways.
     let c = TestClient::join(&server, &room, "C", true, true).await;
     for (x, y) in [(&a, &c), (&c, &b), (&b, &c)] {
-        eventually(20, "media after bad input", || x.received_from(y).video_frames > 10).await;
+        eventually(20, "media after bad input", || {
+            x.received_from(y).video_frames > 10
+        })
+        .await;
     }
 }
 
@@ -95,9 +136,17 @@ async fn the_room_is_full_for_one_more_than_the_limit() {
     let _b = TestClient::join(&server, &room, "B", false, false).await;
     let _c = TestClient::join(&server, &room, "C", false, false).await;
     let mut d = Signal::hello(&server).await;
-    d.send(&ClientMsg::Join { room: room.clone(), name: "D".into(), offer: FAKE_OFFER.into() }).await;
+    d.send(&ClientMsg::Join {
+        room: room.clone(),
+        name: "D".into(),
+        offer: FAKE_OFFER.into(),
+    })
+    .await;
     match d.recv().await {
-        ServerMsg::Error { code: ErrorCode::RoomFull, message } => assert!(message.contains("full")),
+        ServerMsg::Error {
+            code: ErrorCode::RoomFull,
+            message,
+        } => assert!(message.contains("full")),
         other => panic!("expected room_full, got {other:?}"),
     }
 }
@@ -108,7 +157,10 @@ async fn state_changes_reach_the_others() {
     let room = create_room(&server).await;
     let a = TestClient::join(&server, &room, "A", true, true).await;
     let b = TestClient::join(&server, &room, "B", true, true).await;
-    b.send(ClientMsg::State { audio: false, video: true });
+    b.send(ClientMsg::State {
+        audio: false,
+        video: true,
+    });
     eventually(5, "a sees b muted", || {
         a.saw(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == b.id && !participant.audio && participant.video))
     })
