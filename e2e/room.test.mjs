@@ -75,6 +75,9 @@ test("three browsers see and hear each other; leaving removes the tile", async (
   assert.deepEqual(names.sort(), ["Alice (you)", "Bob", "Chloé"].sort());
   assert.ok((await chloe.locator(".tile figcaption .name").allTextContents()).includes("Chloé (vous)"));
 
+  // The fake microphones beep: remote tiles light up as speaking (RTP audio level through the SFU).
+  await eventually(async () => (await alice.locator(".tile.speaking:not(.self)").count()) > 0, { what: "a speaking ring" });
+
   await alice.locator("#grid").screenshot({ path: join(ARTIFACTS, "grid-3.png") });
 
   // Bob leaves: the others drop his tile and his tracks.

@@ -11,6 +11,10 @@ import { t } from "./i18n.js";
 
 /** Threshold on RTP audio level (0..1) above which someone is speaking. */
 const SPEAKING_LEVEL = 0.04;
+/** Tiles per page of the grid; the server sends video only for the page shown. */
+export const PAGE_SIZE = 25;
+/** Small tiles shown beside the featured one in speaker view. */
+const STRIP_SIZE = 6;
 
 export class Grid {
   /** @param {HTMLElement} root @param {HTMLElement} audioSink */
@@ -23,6 +27,12 @@ export class Grid {
     this.orphans = new Map();
     /** @type {Map<string, RTCRtpReceiver>} */
     this.audioReceivers = new Map();
+    /** @type {string[]} display order: self first, then most recent speakers */
+    this.order = [];
+    this.page = 0;
+    this.speakerView = false;
+    /** @type {() => void} called whenever what is on screen changes */
+    this.onChange = () => {};
   }
 
   /** @param {Participant} info @param {boolean} [self] */
@@ -49,6 +59,8 @@ export class Grid {
     el.append(video, initials, caption);
     this.root.append(el);
     this.tiles.set(info.id, { el, video, audio: null, info, self });
+    if (self) this.order.unshift(info.id);
+    else this.order.push(info.id);
     this.update(info);
     const orphan = this.orphans.get(info.id);
     if (orphan) {
@@ -80,6 +92,7 @@ export class Grid {
     tile.el.remove();
     tile.audio?.remove();
     this.tiles.delete(id);
+    this.order = this.order.filter((x) => x !== id);
     this.orphans.delete(id);
     this.audioReceivers.delete(id);
     this.layout();
@@ -133,11 +146,65 @@ export class Grid {
     }
   }
 
+  /** The room's active speakers (loudest first): move them up the order. @param {string[]} ids */
+  setSpeakers(ids) {
+    const self = this.order.filter((id) => this.tiles.get(id)?.self);
+    const front = ids.filter((id) => this.tiles.has(id) && !self.includes(id));
+    this.order = [...self, ...front, ...this.order.filter((id) => !self.includes(id) && !front.includes(id))];
+    for (const [id, tile] of this.tiles) tile.el.classList.toggle("active-speaker", ids[0] === id);
+    this.layout();
+  }
+
+  pages() {
+    return Math.max(1, Math.ceil(this.order.length / PAGE_SIZE));
+  }
+
+  /** @param {number} delta */
+  turnPage(delta) {
+    this.page = Math.min(this.pages() - 1, Math.max(0, this.page + delta));
+    this.layout();
+  }
+
+  /** @param {boolean} on */
+  setSpeakerView(on) {
+    this.speakerView = on;
+    this.layout();
+  }
+
+  /** Ids shown now, in display order. */
+  shown() {
+    if (this.speakerView) {
+      const remote = this.order.filter((id) => !this.tiles.get(id)?.self);
+      const featured = remote[0] ?? this.order[0];
+      return [featured, ...this.order.filter((id) => id !== featured).slice(0, STRIP_SIZE)].filter(Boolean);
+    }
+    this.page = Math.min(this.page, this.pages() - 1);
+    return this.order.slice(this.page * PAGE_SIZE, (this.page + 1) * PAGE_SIZE);
+  }
+
   layout() {
-    const n = Math.max(1, this.tiles.size);
-    const cols = Math.ceil(Math.sqrt(n));
+    const shown = this.shown();
+    this.root.classList.toggle("speaker-view", this.speakerView);
+    for (const [id, tile] of this.tiles) {
+      const i = shown.indexOf(id);
+      tile.el.hidden = i < 0;
+      tile.el.style.order = String(i);
+      tile.el.classList.toggle("featured", this.speakerView && i === 0);
+    }
+    const n = Math.max(1, this.speakerView ? Math.min(shown.length - 1, STRIP_SIZE) : shown.length);
+    const cols = this.speakerView ? Math.max(1, n) : Math.ceil(Math.sqrt(n));
     this.root.style.setProperty("--cols", String(cols));
     this.root.style.setProperty("--rows", String(Math.ceil(n / cols)));
+    this.onChange();
+  }
+
+  /** Remote tiles on screen with their height in device pixels (for the server's `view`). */
+  visible() {
+    const ratio = window.devicePixelRatio || 1;
+    return this.shown()
+      .map((id) => this.tiles.get(id))
+      .filter((t) => t && !t.self && t.info.video)
+      .map((t) => ({ id: /** @type {any} */ (t).info.id, height: Math.round(/** @type {any} */ (t).el.getBoundingClientRect().height * ratio) }));
   }
 
   relabel() {

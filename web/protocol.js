@@ -13,11 +13,23 @@
  * Events (CustomEvent, detail shown):
  *  joined {you, room, participants} · participant-joined {participant}
  *  participant-updated {participant} · participant-left {id}
- *  track {participantId, track, stream} · error {code, message}
- *  closed {reason}
+ *  track {participantId, track, stream} · speakers {ids}
+ *  error {code, message} · closed {reason}
+ *
+ * Simulcast: the camera is published in three encodings (rids q, h, f: a
+ * quarter, half and full resolution). The server says which ones anybody
+ * watches (`layers`); the others are switched off here, saving CPU and
+ * uplink. `sendView` tells the server which tiles are on screen and how tall.
  */
 
 export const PROTOCOL_VERSION = 1;
+
+/** Simulcast encodings, lowest first (rids as the server expects them). */
+export const SIMULCAST = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000, maxFramerate: 15 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", maxBitrate: 1_500_000 },
+];
 const PING_MS = 5000;
 
 /**
@@ -79,7 +91,7 @@ export class SalonClient extends EventTarget {
     const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     this.pc = pc;
     this.audio = pc.addTransceiver(audioTrack ?? "audio", { direction: "sendonly" });
-    this.video = pc.addTransceiver(videoTrack ?? "video", { direction: "sendonly" });
+    this.video = pc.addTransceiver(videoTrack ?? "video", { direction: "sendonly", sendEncodings: SIMULCAST });
     pc.ontrack = (e) => {
       const stream = e.streams[0];
       if (stream) this.emit("track", { participantId: stream.id, track: e.track, stream });
@@ -105,6 +117,24 @@ export class SalonClient extends EventTarget {
   /** Swaps the camera track (null: camera off). @param {MediaStreamTrack | null} track */
   async setVideoTrack(track) {
     await this.video?.sender.replaceTrack(track);
+  }
+
+  /**
+   * Which tiles are on screen: [{id, height}] in device pixels.
+   * @param {Array<{id: string, height: number}>} tiles
+   */
+  sendView(tiles) {
+    this.send({ type: "view", tiles });
+  }
+
+  /** Switches our simulcast encodings on or off as the server asks. @param {string} mid @param {string[]} active */
+  async setActiveLayers(mid, active) {
+    const sender = this.video?.mid === mid ? this.video.sender : null;
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) return;
+    for (const e of params.encodings) e.active = active.includes(e.rid ?? "");
+    await sender.setParameters(params).catch(() => {});
   }
 
   /** Tells others our microphone / camera state. */
@@ -163,6 +193,12 @@ export class SalonClient extends EventTarget {
         break;
       case "participant_left":
         this.emit("participant-left", { id: msg.id });
+        break;
+      case "speakers":
+        this.emit("speakers", { ids: msg.ids });
+        break;
+      case "layers":
+        await this.setActiveLayers(msg.mid, msg.active);
         break;
       case "error":
         this.emit("error", { code: msg.code, message: msg.message });

@@ -76,6 +76,36 @@ $("people-btn").addEventListener("click", () => {
   renderLabels();
 });
 $("rejoin-btn").addEventListener("click", () => location.reload());
+$("view-btn").addEventListener("click", () => {
+  grid?.setSpeakerView(!grid.speakerView);
+  renderLabels();
+});
+$("page-prev").addEventListener("click", () => grid?.turnPage(-1));
+$("page-next").addEventListener("click", () => grid?.turnPage(1));
+
+let viewTimer = 0;
+let lastView = "";
+/** Tells the server which tiles are on screen, at most every 300 ms and only on change. */
+function scheduleView() {
+  window.clearTimeout(viewTimer);
+  viewTimer = window.setTimeout(() => {
+    renderPaging();
+    const tiles = grid?.visible() ?? [];
+    const json = JSON.stringify(tiles);
+    if (json !== lastView) {
+      lastView = json;
+      client?.sendView(tiles);
+    }
+  }, 300);
+}
+
+function renderPaging() {
+  const pages = grid && !grid.speakerView ? grid.pages() : 1;
+  $("paging").hidden = pages <= 1;
+  $("page-label").textContent = t("room.pageOf", { page: (grid?.page ?? 0) + 1, pages });
+  $("page-prev").disabled = !grid || grid.page === 0;
+  $("page-next").disabled = !grid || grid.page >= pages - 1;
+}
 
 async function loadRoomName() {
   const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}`).catch(() => null);
@@ -117,6 +147,8 @@ function renderLabels() {
     $(id).classList.toggle("off", !on);
   }
   $("people-btn").textContent = t($("people").hidden ? "room.participantsShow" : "room.participantsHide");
+  $("view-btn").textContent = t(grid?.speakerView ? "room.gridView" : "room.speakerView");
+  renderPaging();
   $("people-title").textContent = t("room.participants", { count: people.size });
   grid?.relabel();
   renderPeople();
@@ -158,6 +190,8 @@ function enterRoom(joined) {
   $("prejoin").hidden = true;
   $("in-room").hidden = false;
   grid = new Grid($("grid"), $("audio-sink"));
+  grid.onChange = scheduleView;
+  new ResizeObserver(scheduleView).observe($("grid"));
   selfId = joined.you.id;
   const me = { ...joined.you, audio: local.micOn && !!local.audio, video: local.camOn && !!local.video };
   people.set(me.id, me);
@@ -187,6 +221,7 @@ function wireClient(c) {
     people.set(p.id, p);
     grid?.update(p);
     renderPeople();
+    scheduleView();
   });
   c.addEventListener("participant-left", (e) => {
     const id = /** @type {CustomEvent} */ (e).detail.id;
@@ -195,6 +230,9 @@ function wireClient(c) {
     grid?.remove(id);
     if (p) toast(t("room.leftToast", { name: p.name }));
     renderLabels();
+  });
+  c.addEventListener("speakers", (e) => {
+    grid?.setSpeakers(/** @type {CustomEvent} */ (e).detail.ids);
   });
   c.addEventListener("track", (e) => {
     const { participantId, track, stream } = /** @type {CustomEvent} */ (e).detail;

@@ -37,6 +37,12 @@ pub struct Config {
     #[arg(long, env = "SALON_MAX_PARTICIPANTS", default_value_t = 50)]
     pub max_participants: usize,
 
+    /// Estimate each subscriber's bandwidth (TWCC) and step video layers down,
+    /// then pause the least important videos, when it drops. Off by default:
+    /// str0m then paces sending to its estimate (see ARCHITECTURE.md).
+    #[arg(long, env = "SALON_BWE")]
+    pub bwe: bool,
+
     /// TLS certificate chain (PEM); with --tls-key, serves HTTPS.
     #[arg(long, env = "SALON_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -60,6 +66,7 @@ impl Config {
             media_port: 0,
             public_ip: Some("127.0.0.1".parse().expect("valid address")),
             max_participants: 50,
+            bwe: false,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,

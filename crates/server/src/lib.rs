@@ -51,7 +51,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     let store = store::Store::open(&config.data_dir)
         .await
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-    let media = media::spawn(config.public_ip, config.media_port)
+    let media = media::spawn(config.public_ip, config.media_port, config.bwe)
         .await
         .with_context(|| format!("binding the media UDP port {}", config.media_port))?;
     let state = AppState {
@@ -61,17 +61,13 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     };
     let app = http::app(state).into_make_service();
 
-    let listener = std::net::TcpListener::bind(config.listen)
-        .with_context(|| format!("listening on {}", config.listen))?;
+    let listener =
+        std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let http_addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
 
-    let scheme = if config.tls_enabled() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if config.tls_enabled() { "https" } else { "http" };
     let host = if http_addr.ip().is_unspecified() || http_addr.ip().is_loopback() {
         "localhost".to_string()
     } else {
@@ -89,15 +85,8 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         };
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
             .await
-            .with_context(|| {
-                format!(
-                    "loading TLS certificate {} and key {}",
-                    cert.display(),
-                    key.display()
-                )
-            })?;
-        let server =
-            axum_server::tls_rustls::from_tcp_rustls(listener, tls)?.handle(handle.clone());
+            .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?.handle(handle.clone());
         tokio::spawn(server.serve(app))
     } else {
         let server = axum_server::from_tcp(listener)?.handle(handle.clone());
@@ -117,8 +106,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
 impl Salon {
     /// Stops accepting, lets requests finish (up to 2 s), then returns.
     pub async fn stop(self) {
-        self.handle
-            .graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
     }
 

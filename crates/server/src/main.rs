@@ -7,17 +7,11 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     let config = salon::Config::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("salon=info,warn")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("salon=info,warn")))
         .init();
 
     let salon = salon::start(config).await?;
-    let candidates: Vec<String> = salon
-        .media_candidates
-        .iter()
-        .map(|a| a.to_string())
-        .collect();
+    let candidates: Vec<String> = salon.media_candidates.iter().map(|a| a.to_string()).collect();
     tracing::info!(
         "media on UDP {} (announced as {})",
         salon.media_addr,

@@ -40,6 +40,10 @@ pub enum MediaCommand {
     Leave {
         peer: PeerId,
     },
+    View {
+        peer: PeerId,
+        tiles: Vec<(String, u32)>,
+    },
 }
 
 /// How signaling talks to the media loop. Cheap to clone.
@@ -89,6 +93,11 @@ impl MediaHandle {
         Ok(rx.await.map_err(|_| MediaError::Stopped)??)
     }
 
+    /// Reports which tiles a participant sees (drives layers and pausing).
+    pub async fn view(&self, peer: PeerId, tiles: Vec<(String, u32)>) {
+        let _ = self.tx.send(MediaCommand::View { peer, tiles }).await;
+    }
+
     pub async fn leave(&self, peer: PeerId) {
         let _ = self.tx.send(MediaCommand::Leave { peer }).await;
     }
@@ -102,26 +111,19 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
         return vec![SocketAddr::new(ip, port)];
     }
     let mut ips: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .map(|ifs| {
-            ifs.into_iter()
-                .map(|i| i.ip())
-                .filter(IpAddr::is_ipv4)
-                .collect()
-        })
+        .map(|ifs| ifs.into_iter().map(|i| i.ip()).filter(IpAddr::is_ipv4).collect())
         .unwrap_or_default();
     if !ips.contains(&IpAddr::V4(Ipv4Addr::LOCALHOST)) {
         ips.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
     }
     ips.sort();
     ips.dedup();
-    ips.into_iter()
-        .map(|ip| SocketAddr::new(ip, port))
-        .collect()
+    ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
 }
 
 /// Binds the media socket and starts the loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
-pub async fn spawn(public_ip: Option<IpAddr>, port: u16) -> anyhow::Result<MediaHandle> {
+pub async fn spawn(public_ip: Option<IpAddr>, port: u16, bwe: bool) -> anyhow::Result<MediaHandle> {
     let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
     let bind_ip = if loopback_only {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -135,7 +137,9 @@ pub async fn spawn(public_ip: Option<IpAddr>, port: u16) -> anyhow::Result<Media
     let local_addr = socket.local_addr()?;
     let candidates = candidates(public_ip, local_addr.port());
     let (tx, rx) = mpsc::channel(256);
-    let lp = MediaLoop::new(socket, state, candidates.clone());
+    let mut config = SfuConfig::new(candidates.clone());
+    config.bwe_initial = bwe.then_some(2_500_000);
+    let lp = MediaLoop::new(socket, state, config);
     tokio::spawn(lp.run(rx));
     Ok(MediaHandle {
         tx,
@@ -159,15 +163,15 @@ struct MediaLoop {
 const RECV_BUF: usize = 64 * 1024;
 
 impl MediaLoop {
-    fn new(socket: UdpSocket, state: UdpSocketState, candidates: Vec<SocketAddr>) -> Self {
+    fn new(socket: UdpSocket, state: UdpSocketState, config: SfuConfig) -> Self {
         let local_ips = if_addrs::get_if_addrs()
             .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
             .unwrap_or_default();
         MediaLoop {
             socket,
             state,
-            sfu: Sfu::new(SfuConfig::new(candidates.clone())),
-            candidates,
+            candidates: config.candidates.clone(),
+            sfu: Sfu::new(config),
             local_ips,
             events: HashMap::new(),
             send_drops: 0,
@@ -222,6 +226,9 @@ impl MediaLoop {
             MediaCommand::Answer { peer, sdp, reply } => {
                 let _ = reply.send(self.sfu.accept_answer(now, peer, &sdp));
             }
+            MediaCommand::View { peer, tiles } => {
+                let _ = self.sfu.set_view(now, peer, &tiles);
+            }
             MediaCommand::Leave { peer } => {
                 let _ = self.sfu.remove_peer(now, peer);
                 self.events.remove(&peer);
@@ -250,8 +257,7 @@ impl MediaLoop {
                 let stride = meta.stride.max(1);
                 // With GRO one buffer carries several datagrams, `stride` apart.
                 for datagram in buf[..meta.len].chunks(stride) {
-                    self.sfu
-                        .handle_receive(now, meta.addr, destination, datagram);
+                    self.sfu.handle_receive(now, meta.addr, destination, datagram);
                 }
             }
             self.flush();
@@ -273,8 +279,7 @@ impl MediaLoop {
         while let Some(out) = self.sfu.poll_output() {
             match out {
                 Output::Transmit(t) => {
-                    let src_ip = Some(t.source.ip())
-                        .filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
+                    let src_ip = Some(t.source.ip()).filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
                     let transmit = quinn_udp::Transmit {
                         destination: t.destination,
                         ecn: None,

@@ -21,6 +21,9 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Hard cap at the WebSocket layer: beyond this the connection is closed.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;
 
+/// Most tiles a `view` message may list.
+pub const MAX_VIEW_TILES: usize = 256;
+
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 40;
 
@@ -31,15 +34,15 @@ pub enum ClientMsg {
     /// First message: the protocol version the client speaks.
     Hello { version: u32 },
     /// Enter a room with a display name and the SDP offer for our own tracks.
-    Join {
-        room: String,
-        name: String,
-        offer: String,
-    },
+    Join { room: String, name: String, offer: String },
     /// The answer to an `offer` from the server.
     Answer { sdp: String },
     /// Our microphone / camera is on or off (shown to others).
     State { audio: bool, video: bool },
+    /// The tiles our screen shows now, with their height in device pixels.
+    /// Video of people not listed is not sent; the others come in the
+    /// simulcast layer that fits. At most [`MAX_VIEW_TILES`] entries.
+    View { tiles: Vec<Tile> },
     /// Keepalive; the server replies `pong`.
     Ping {},
     /// Leave the room (closing the socket does the same).
@@ -74,6 +77,16 @@ pub enum ServerMsg {
     ParticipantLeft {
         id: String,
     },
+    /// The loudest voices right now (participant ids, loudest first, at most 3).
+    Speakers {
+        ids: Vec<String>,
+    },
+    /// To a publisher: encode only these simulcast layers (rids) of the video
+    /// sent on `mid`; the others have no viewer. Empty: pause the video encoding.
+    Layers {
+        mid: String,
+        active: Vec<String>,
+    },
     Pong {},
     Error {
         code: ErrorCode,
@@ -89,6 +102,14 @@ pub struct Participant {
     pub name: String,
     pub audio: bool,
     pub video: bool,
+}
+
+/// One visible tile in a `view` report.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Tile {
+    pub id: String,
+    pub height: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -150,9 +171,7 @@ mod tests {
     fn parses_and_rejects() {
         let m: ClientMsg = serde_json::from_str(r#"{"type":"hello","version":1}"#).unwrap();
         assert_eq!(m, ClientMsg::Hello { version: 1 });
-        assert!(
-            serde_json::from_str::<ClientMsg>(r#"{"type":"hello","version":1,"x":2}"#).is_err()
-        );
+        assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"hello","version":1,"x":2}"#).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"type":"fly"}"#).is_err());
         assert!(serde_json::from_str::<ClientMsg>(r#"{"version":1}"#).is_err());
         let e = serde_json::to_string(&ServerMsg::error(ErrorCode::RoomFull, "full")).unwrap();

@@ -142,11 +142,7 @@ impl Rooms {
 }
 
 fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
-    for m in room
-        .members
-        .iter()
-        .filter(|m| m.info.id != except && m.announced)
-    {
+    for m in room.members.iter().filter(|m| m.info.id != except && m.announced) {
         if m.outbox.try_send(msg.clone()).is_err() {
             // The session is gone or hopelessly behind; it will be cleaned up by its own task.
             tracing::debug!("presence message to {} dropped", m.info.id);
@@ -180,10 +176,7 @@ mod tests {
         assert_eq!(core, core_b);
         assert_eq!(others, vec![person("a")]);
         assert!(a_rx.try_recv().is_err(), "b is not announced yet");
-        assert_eq!(
-            rooms.enter("r", person("c"), c_tx.clone()),
-            Err(EnterError::Full)
-        );
+        assert_eq!(rooms.enter("r", person("c"), c_tx.clone()), Err(EnterError::Full));
         rooms.announce("r", "b");
         assert_eq!(
             a_rx.try_recv().unwrap(),
@@ -192,18 +185,10 @@ mod tests {
             }
         );
         rooms.update("r", "b", true, false);
-        assert!(
-            matches!(a_rx.try_recv().unwrap(), ServerMsg::ParticipantUpdated { participant } if participant.audio)
-        );
+        assert!(matches!(a_rx.try_recv().unwrap(), ServerMsg::ParticipantUpdated { participant } if participant.audio));
         rooms.leave("r", "b");
-        assert_eq!(
-            a_rx.try_recv().unwrap(),
-            ServerMsg::ParticipantLeft { id: "b".into() }
-        );
-        assert!(
-            rooms.enter("r", person("c"), c_tx).is_ok(),
-            "a place freed up"
-        );
+        assert_eq!(a_rx.try_recv().unwrap(), ServerMsg::ParticipantLeft { id: "b".into() });
+        assert!(rooms.enter("r", person("c"), c_tx).is_ok(), "a place freed up");
         rooms.leave("r", "a");
         rooms.leave("r", "c");
         assert_eq!(rooms.count("r"), 0);

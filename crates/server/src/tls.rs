@@ -21,8 +21,7 @@ pub fn self_signed(data_dir: &Path, ips: &[IpAddr]) -> anyhow::Result<(PathBuf, 
     std::fs::create_dir_all(&dir)?;
     let mut names = vec!["localhost".to_string()];
     names.extend(ips.iter().map(IpAddr::to_string));
-    let cert = rcgen::generate_simple_self_signed(names)
-        .context("generating a self-signed certificate")?;
+    let cert = rcgen::generate_simple_self_signed(names).context("generating a self-signed certificate")?;
     std::fs::write(&cert_path, cert.cert.pem())?;
     write_private(&key_path, cert.signing_key.serialize_pem().as_bytes())?;
     tracing::info!("generated a self-signed certificate in {}", dir.display());

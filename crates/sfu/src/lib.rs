@@ -24,6 +24,9 @@
 //! packet is repaired between the publisher and the SFU and again between the
 //! SFU and each subscriber, independently.
 
+mod balance;
+mod drive;
+pub mod layer;
 mod peer;
 #[cfg(test)]
 mod sim_tests;
@@ -35,13 +38,15 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use str0m::bwe::Bitrate;
 use str0m::change::SdpOffer;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::format::{Codec, FormatParams};
+use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
-use str0m::{Candidate, Event, IceConnectionState, Input, Rtc};
+use str0m::{Candidate, Input, Rtc};
 
 use crate::peer::Peer;
-use crate::track::{KeyframeThrottle, TrackIn, TrackOut};
+use crate::track::TrackOut;
 
 pub use crate::track::TrackOutState;
 pub use str0m::media::MediaKind as Kind;
@@ -58,6 +63,8 @@ pub struct RoomId(pub u64);
 pub const MAX_SDP_BYTES: usize = 64 * 1024;
 /// Most m-lines a browser may publish (camera, microphone, and later a screen with its audio).
 pub const MAX_PUBLISHED_MEDIA: usize = 4;
+/// Most tiles a view report may list (a room holds at most a few hundred people).
+pub const MAX_VIEW_TILES: usize = 512;
 
 #[derive(Debug, Clone)]
 pub struct SfuConfig {
@@ -65,6 +72,14 @@ pub struct SfuConfig {
     pub candidates: Vec<SocketAddr>,
     /// Shortest interval between two keyframe requests to one published track.
     pub keyframe_interval: Duration,
+    /// Initial bandwidth estimate towards each subscriber (TWCC), bits/s.
+    /// `None` (the default) disables bandwidth estimation: every subscriber
+    /// gets what its view asks. Off by default because str0m then also paces
+    /// sending to its estimate, which in our measurements settled near
+    /// 1.25 Mb/s on an unconstrained link (see ARCHITECTURE.md).
+    pub bwe_initial: Option<u64>,
+    /// How often layers are re-balanced and speakers re-detected.
+    pub tick: Duration,
 }
 
 impl SfuConfig {
@@ -72,6 +87,8 @@ impl SfuConfig {
         SfuConfig {
             candidates,
             keyframe_interval: Duration::from_millis(500),
+            bwe_initial: None,
+            tick: Duration::from_millis(500),
         }
     }
 }
@@ -115,6 +132,11 @@ pub enum PeerEvent {
     /// The media connection ended (ICE timeout, DTLS failure or closed by the
     /// remote). The peer has been removed from the core.
     Closed(String),
+    /// The room's active speakers changed: their labels, loudest first.
+    Speakers(Vec<String>),
+    /// To a publisher: send only these simulcast layers of the video on `mid`
+    /// (nobody watches the others). Empty: pause the video's encoding.
+    Layers { mid: String, active: Vec<String> },
 }
 
 /// Something for the I/O shell to carry out.
@@ -140,25 +162,27 @@ pub struct Counters {
     pub keyframe_requests: u64,
 }
 
+/// Peers of one room, and what the core derived about them.
+#[derive(Default)]
+struct Room {
+    members: Vec<PeerId>,
+    /// Current active speakers, loudest first.
+    speakers: Vec<PeerId>,
+}
+
 /// The media core: peers grouped in rooms, forwarding between them.
 pub struct Sfu {
     config: SfuConfig,
     peers: HashMap<PeerId, Peer>,
-    rooms: HashMap<RoomId, Vec<PeerId>>,
+    rooms: HashMap<RoomId, Room>,
     /// Remote address -> peer, learned from datagrams a peer accepted.
     by_addr: HashMap<SocketAddr, PeerId>,
     outputs: VecDeque<Output>,
     /// Peers that received input or writes and must be polled.
     dirty: Vec<PeerId>,
     counters: Counters,
-}
-
-/// Work one peer's events create for other peers, applied after its poll.
-enum Propagate {
-    TrackAdded(PeerId, Mid, MediaKind),
-    Media(PeerId, MediaData),
-    Keyframe(PeerId, Mid, KeyframeRequestKind),
-    Close(PeerId, String),
+    /// When layers, speakers and publisher pauses are next re-evaluated.
+    next_tick: Option<Instant>,
 }
 
 impl Sfu {
@@ -173,6 +197,7 @@ impl Sfu {
             outputs: VecDeque::new(),
             dirty: Vec::new(),
             counters: Counters::default(),
+            next_tick: None,
         }
     }
 
@@ -194,25 +219,16 @@ impl Sfu {
             return Err(SfuError::NoCandidates);
         }
         if offer_sdp.len() > MAX_SDP_BYTES {
-            return Err(SfuError::BadSdp(format!(
-                "larger than {MAX_SDP_BYTES} bytes"
-            )));
+            return Err(SfuError::BadSdp(format!("larger than {MAX_SDP_BYTES} bytes")));
         }
         if offer_sdp.lines().filter(|l| l.starts_with("m=")).count() > MAX_PUBLISHED_MEDIA {
             return Err(SfuError::TooManyMedia);
         }
-        let offer =
-            SdpOffer::from_sdp_string(offer_sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
 
-        let mut rtc = Rtc::builder()
-            .set_ice_lite(true)
-            .clear_codecs()
-            .enable_opus(true, false)
-            .enable_vp8(true)
-            .build(now);
+        let mut rtc = self.rtc_config().build(now);
         for addr in &self.config.candidates {
-            let c =
-                Candidate::host(*addr, "udp").map_err(|e| SfuError::Negotiation(e.to_string()))?;
+            let c = Candidate::host(*addr, "udp").map_err(|e| SfuError::Negotiation(e.to_string()))?;
             rtc.add_local_candidate(c);
         }
         let answer = rtc
@@ -221,40 +237,79 @@ impl Sfu {
             .map_err(|e| SfuError::BadSdp(e.to_string()))?;
 
         let mut peer = Peer::new(id, room, label.to_string(), rtc);
-        let members = self.rooms.entry(room).or_default();
-        for other in members.iter().filter_map(|o| self.peers.get(o)) {
+        let r = self.rooms.entry(room).or_default();
+        for other in r.members.iter().filter_map(|o| self.peers.get(o)) {
             for t in &other.tracks_in {
-                peer.tracks_out
-                    .push(TrackOut::new(other.id, &other.label, t.mid, t.kind));
+                peer.tracks_out.push(TrackOut::new(other.id, &other.label, t));
             }
         }
-        members.push(id);
+        r.members.push(id);
         self.peers.insert(id, peer);
+        self.next_tick.get_or_insert(now);
         self.mark_dirty(id);
         self.drive(now);
         Ok(answer.to_sdp_string())
     }
 
+    /// One peer's str0m configuration: ICE-lite; Opus (DTX, stereo) and VP8;
+    /// TWCC bandwidth estimation towards the peer when configured.
+    fn rtc_config(&self) -> str0m::RtcConfig {
+        let mut cfg = Rtc::builder().set_ice_lite(true).clear_codecs().enable_vp8(true);
+        cfg.codec_config().add_config(
+            Pt::from(111),
+            None,
+            Codec::Opus,
+            Frequency::FORTY_EIGHT_KHZ,
+            Some(2),
+            FormatParams {
+                min_p_time: Some(10),
+                use_inband_fec: Some(true),
+                // Silent microphones send almost nothing; stereo lets music through (issue 5).
+                use_dtx: Some(true),
+                stereo: Some(true),
+                ..Default::default()
+            },
+        );
+        match self.config.bwe_initial {
+            Some(bps) => cfg.enable_bwe(Some(Bitrate::bps(bps))),
+            None => cfg,
+        }
+    }
+
+    /// Tells the core which tiles `id`'s screen shows: `(label, height in
+    /// device pixels)` for each visible tile. Videos not listed are not
+    /// forwarded; the others get the layer that fits their tile.
+    pub fn set_view(&mut self, now: Instant, id: PeerId, tiles: &[(String, u32)]) -> Result<(), SfuError> {
+        let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
+        peer.view = Some(tiles.iter().take(MAX_VIEW_TILES).cloned().collect());
+        self.rebalance(now);
+        self.drive(now);
+        Ok(())
+    }
+
     /// Applies a browser's answer to the offer sent in [`PeerEvent::Offer`].
-    /// An invalid answer leaves the peer unusable: it is removed and a
+    /// Text that is not SDP is refused and changes nothing; an SDP answer
+    /// that str0m cannot apply leaves the peer unusable: it is removed and a
     /// [`PeerEvent::Closed`] is emitted.
     pub fn accept_answer(&mut self, now: Instant, id: PeerId, sdp: &str) -> Result<(), SfuError> {
         let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
         if sdp.len() > MAX_SDP_BYTES {
-            return Err(SfuError::BadSdp(format!(
-                "larger than {MAX_SDP_BYTES} bytes"
-            )));
+            return Err(SfuError::BadSdp(format!("larger than {MAX_SDP_BYTES} bytes")));
         }
         match peer.accept_answer(sdp) {
             Ok(opened) => {
-                for (origin, mid) in opened {
-                    self.request_keyframe(now, origin, mid, KeyframeRequestKind::Pli);
+                if !opened.is_empty() {
+                    self.rebalance(now);
+                }
+                for (origin, mid, layer) in opened {
+                    self.request_keyframe(now, origin, mid, layer, KeyframeRequestKind::Pli);
                 }
                 self.mark_dirty(id);
                 self.drive(now);
                 Ok(())
             }
-            Err(SfuError::NoPendingOffer) => Err(SfuError::NoPendingOffer),
+            // Nothing was changed: the peer carries on.
+            Err(e @ (SfuError::NoPendingOffer | SfuError::BadSdp(_))) => Err(e),
             Err(e) => {
                 self.close_peer(id, format!("{e}"));
                 self.drive(now);
@@ -277,13 +332,18 @@ impl Sfu {
         let mut peer = self.peers.remove(&id).ok_or(SfuError::UnknownPeer)?;
         peer.rtc.disconnect();
         self.by_addr.retain(|_, p| *p != id);
-        if let Some(members) = self.rooms.get_mut(&peer.room) {
-            members.retain(|p| *p != id);
-            if members.is_empty() {
+        if let Some(r) = self.rooms.get_mut(&peer.room) {
+            r.members.retain(|p| *p != id);
+            r.speakers.retain(|p| *p != id);
+            if r.members.is_empty() {
                 self.rooms.remove(&peer.room);
             }
         }
-        let members = self.rooms.get(&peer.room).cloned().unwrap_or_default();
+        let members = self
+            .rooms
+            .get(&peer.room)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
         for other in members {
             if let Some(o) = self.peers.get_mut(&other) {
                 for t in o.tracks_out.iter_mut().filter(|t| t.origin == id) {
@@ -298,13 +358,7 @@ impl Sfu {
     /// Feeds one datagram received on the media socket. Returns false when no
     /// peer accepted it (garbage, wrong ICE credentials, a peer already gone):
     /// such datagrams are dropped and harm nobody.
-    pub fn handle_receive(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        data: &[u8],
-    ) -> bool {
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
         let Ok(contents) = data.try_into() else {
             self.counters.datagrams_unrouted += 1;
             return false;
@@ -354,8 +408,10 @@ impl Sfu {
         let mut failed = Vec::new();
         for peer in self.peers.values_mut() {
             for t in &mut peer.tracks_in {
-                if let Some(kind) = t.keyframes.take_due(now, interval) {
-                    due.push((peer.id, t.mid, kind));
+                for (layer, k) in &mut t.keyframes {
+                    if let Some(kind) = k.take_due(now, interval) {
+                        due.push((peer.id, t.mid, *layer, kind));
+                    }
                 }
             }
             if peer.next_timeout.is_none_or(|t| t <= now) {
@@ -367,11 +423,16 @@ impl Sfu {
                 self.dirty.push(peer.id);
             }
         }
-        for (id, mid, kind) in due {
-            self.send_keyframe_request(id, mid, kind);
+        for (id, mid, layer, kind) in due {
+            self.send_keyframe_request(id, mid, layer, kind);
         }
         for (id, reason) in failed {
             self.close_peer(id, reason);
+        }
+        if self.next_tick.is_some_and(|t| t <= now) {
+            self.next_tick = (!self.peers.is_empty()).then(|| now + self.config.tick);
+            self.rebalance(now);
+            self.detect_speakers(now);
         }
         self.drive(now);
     }
@@ -387,10 +448,13 @@ impl Sfu {
         self.peers
             .values()
             .flat_map(|p| {
-                p.next_timeout
-                    .into_iter()
-                    .chain(p.tracks_in.iter().filter_map(|t| t.keyframes.due(interval)))
+                p.next_timeout.into_iter().chain(
+                    p.tracks_in
+                        .iter()
+                        .flat_map(|t| t.keyframes.iter().filter_map(|(_, k)| k.due(interval))),
+                )
             })
+            .chain(self.next_tick)
             .min()
     }
 
@@ -425,208 +489,5 @@ impl Sfu {
             .get(&id)
             .map(|p| p.tracks_in.iter().map(|t| t.kind).collect())
             .unwrap_or_default()
-    }
-
-    fn mark_dirty(&mut self, id: PeerId) {
-        if let Some(p) = self.peers.get_mut(&id) {
-            if !p.dirty {
-                p.dirty = true;
-                self.dirty.push(id);
-            }
-        }
-    }
-
-    /// Polls every dirty peer until it waits for time, applying what its
-    /// events mean for the others (which may dirty them in turn).
-    fn drive(&mut self, now: Instant) {
-        let mut work = Vec::new();
-        while let Some(id) = self.dirty.pop() {
-            self.poll_peer(id, &mut work);
-            for p in work.drain(..) {
-                self.propagate(now, p);
-            }
-        }
-    }
-
-    fn poll_peer(&mut self, id: PeerId, work: &mut Vec<Propagate>) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        peer.dirty = false;
-        // Offer first, so a change is negotiated as soon as possible.
-        if let Some(offer) = peer.negotiate_if_needed() {
-            self.outputs
-                .push_back(Output::Event(id, PeerEvent::Offer(offer)));
-        }
-        loop {
-            if !peer.rtc.is_alive() {
-                work.push(Propagate::Close(id, "media connection closed".into()));
-                return;
-            }
-            let out = match peer.rtc.poll_output() {
-                Ok(o) => o,
-                Err(e) => {
-                    work.push(Propagate::Close(id, format!("media error: {e}")));
-                    return;
-                }
-            };
-            match out {
-                str0m::Output::Timeout(t) => {
-                    peer.next_timeout = Some(t);
-                    return;
-                }
-                str0m::Output::Transmit(t) => self.outputs.push_back(Output::Transmit(t)),
-                str0m::Output::Event(e) => match e {
-                    Event::Connected => {
-                        peer.connected = true;
-                        self.outputs
-                            .push_back(Output::Event(id, PeerEvent::Connected));
-                    }
-                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                        work.push(Propagate::Close(id, "media connection lost (ICE)".into()));
-                        return;
-                    }
-                    Event::MediaAdded(m) => {
-                        // Only what the browser sends us is a publication.
-                        if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv)
-                            && peer.track_in_mut(m.mid).is_none()
-                        {
-                            peer.tracks_in.push(TrackIn {
-                                mid: m.mid,
-                                kind: m.kind,
-                                keyframes: KeyframeThrottle::new(),
-                            });
-                            work.push(Propagate::TrackAdded(id, m.mid, m.kind));
-                        }
-                    }
-                    Event::MediaData(d) => {
-                        if !d.contiguous && d.params.spec().codec.is_video() {
-                            work.push(Propagate::Keyframe(id, d.mid, KeyframeRequestKind::Fir));
-                        }
-                        work.push(Propagate::Media(id, d));
-                    }
-                    Event::KeyframeRequest(req) => {
-                        if let Some((origin, mid)) = peer.origin_of(req.mid) {
-                            work.push(Propagate::Keyframe(origin, mid, req.kind));
-                        }
-                    }
-                    _ => {}
-                },
-            }
-        }
-    }
-
-    fn propagate(&mut self, now: Instant, p: Propagate) {
-        match p {
-            Propagate::TrackAdded(origin, mid, kind) => {
-                let label = self
-                    .peers
-                    .get(&origin)
-                    .map(|p| p.label.clone())
-                    .unwrap_or_default();
-                for other in self.room_mates(origin) {
-                    if let Some(o) = self.peers.get_mut(&other) {
-                        o.tracks_out.push(TrackOut::new(origin, &label, mid, kind));
-                        self.mark_dirty(other);
-                    }
-                }
-            }
-            Propagate::Media(origin, data) => self.forward(origin, &data),
-            Propagate::Keyframe(origin, mid, kind) => self.request_keyframe(now, origin, mid, kind),
-            Propagate::Close(id, reason) => self.close_peer(id, reason),
-        }
-    }
-
-    fn room_mates(&self, id: PeerId) -> Vec<PeerId> {
-        let Some(room) = self.peers.get(&id).map(|p| p.room) else {
-            return Vec::new();
-        };
-        self.rooms
-            .get(&room)
-            .map(|m| m.iter().copied().filter(|p| *p != id).collect())
-            .unwrap_or_default()
-    }
-
-    /// Writes one received frame to every subscriber that has it open.
-    fn forward(&mut self, origin: PeerId, data: &MediaData) {
-        let Some(room) = self.peers.get(&origin).map(|p| p.room) else {
-            return;
-        };
-        let Some(members) = self.rooms.get(&room) else {
-            return;
-        };
-        let mut failed = Vec::new();
-        for sub_id in members.iter().filter(|p| **p != origin) {
-            let Some(sub) = self.peers.get_mut(sub_id) else {
-                continue;
-            };
-            let Some(mid) = sub.out_mid(origin, data.mid) else {
-                continue;
-            };
-            let Some(writer) = sub.rtc.writer(mid) else {
-                continue;
-            };
-            let Some(pt) = writer.match_params(data.params) else {
-                continue;
-            };
-            let writer = match (data.ext_vals.audio_level, data.ext_vals.voice_activity) {
-                (Some(level), vad) => writer.audio_level(level, vad.unwrap_or(false)),
-                _ => writer,
-            };
-            if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-                failed.push((*sub_id, format!("forwarding failed: {e}")));
-                continue;
-            }
-            self.counters.frames_forwarded += 1;
-            if !sub.dirty {
-                sub.dirty = true;
-                self.dirty.push(*sub_id);
-            }
-        }
-        for (id, reason) in failed {
-            self.close_peer(id, reason);
-        }
-    }
-
-    fn request_keyframe(
-        &mut self,
-        now: Instant,
-        origin: PeerId,
-        mid: Mid,
-        kind: KeyframeRequestKind,
-    ) {
-        let interval = self.config.keyframe_interval;
-        let Some(track) = self
-            .peers
-            .get_mut(&origin)
-            .and_then(|p| p.track_in_mut(mid))
-        else {
-            return;
-        };
-        if let Some(kind) = track.keyframes.request(now, kind, interval) {
-            self.send_keyframe_request(origin, mid, kind);
-        }
-    }
-
-    fn send_keyframe_request(&mut self, origin: PeerId, mid: Mid, kind: KeyframeRequestKind) {
-        let Some(peer) = self.peers.get_mut(&origin) else {
-            return;
-        };
-        let Some(mut writer) = peer.rtc.writer(mid) else {
-            return;
-        };
-        // Fails only when the rid is unknown; without simulcast there is none.
-        if writer.request_keyframe(None, kind).is_ok() {
-            self.counters.keyframe_requests += 1;
-        }
-        self.mark_dirty(origin);
-    }
-
-    /// Removes a peer whose media failed and tells the shell.
-    fn close_peer(&mut self, id: PeerId, reason: String) {
-        if self.detach_peer(id).is_ok() {
-            self.outputs
-                .push_back(Output::Event(id, PeerEvent::Closed(reason)));
-        }
     }
 }

@@ -12,6 +12,7 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::media::{Direction, MediaKind, Mid};
 use str0m::Rtc;
 
+use crate::layer::{Layer, Target};
 use crate::track::{TrackIn, TrackOut, TrackOutState};
 use crate::{PeerId, RoomId, SfuError};
 
@@ -29,6 +30,14 @@ pub(crate) struct Peer {
     /// Queued for polling in the current drive pass.
     pub dirty: bool,
     pub connected: bool,
+    /// Visible tiles `(label, height)` as last reported; `None`: never reported.
+    pub view: Option<Vec<(String, u32)>>,
+    /// Bandwidth estimate towards this peer (TWCC), bits/s.
+    pub estimate: Option<u64>,
+    /// After congestion, the estimate is the budget until then.
+    pub congested_until: Option<Instant>,
+    /// When a video sent to this peer last stepped up.
+    pub raised_at: Option<Instant>,
 }
 
 impl Peer {
@@ -44,6 +53,10 @@ impl Peer {
             next_timeout: None,
             dirty: false,
             connected: false,
+            view: None,
+            estimate: None,
+            congested_until: None,
+            raised_at: None,
         }
     }
 
@@ -68,8 +81,7 @@ impl Peer {
                 TrackOutState::ToOpen => {
                     let stream = t.origin_label.clone();
                     let track = format!("{stream}-{}", kind_name(t.kind));
-                    let mid =
-                        api.add_media(t.kind, Direction::SendOnly, Some(stream), Some(track), None);
+                    let mid = api.add_media(t.kind, Direction::SendOnly, Some(stream), Some(track), None);
                     t.state = TrackOutState::Negotiating(mid);
                 }
                 TrackOutState::ToStop(mid) => {
@@ -84,14 +96,18 @@ impl Peer {
         Some(offer.to_sdp_string())
     }
 
-    /// Applies the browser's answer to our pending offer. Returns the mids of
-    /// video tracks that just opened (each wants a keyframe from its publisher).
-    pub fn accept_answer(&mut self, sdp: &str) -> Result<Vec<(PeerId, Mid)>, SfuError> {
+    /// Applies the browser's answer to our pending offer. Returns the video
+    /// tracks that just opened, with their target layer (each wants a keyframe).
+    pub fn accept_answer(&mut self, sdp: &str) -> Result<Vec<(PeerId, Mid, Layer)>, SfuError> {
+        if self.pending.is_none() {
+            return Err(SfuError::NoPendingOffer);
+        }
+        // Parse before taking the pending offer: unparseable text leaves the
+        // negotiation as it was, and the browser may still answer properly.
+        let answer = SdpAnswer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         let Some(pending) = self.pending.take() else {
             return Err(SfuError::NoPendingOffer);
         };
-        let answer =
-            SdpAnswer::from_sdp_string(sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
@@ -100,27 +116,15 @@ impl Peer {
         let mut opened = Vec::new();
         for t in &mut self.tracks_out {
             if t.answer_accepted() && t.kind == MediaKind::Video {
-                opened.push((t.origin, t.origin_mid));
+                let layer = match t.layer.target {
+                    Target::Layer(l) => l,
+                    Target::Paused => continue,
+                };
+                opened.push((t.origin, t.origin_mid, layer));
             }
         }
         self.tracks_out.retain(|t| !t.is_finished());
         Ok(opened)
-    }
-
-    /// The outgoing mid carrying `origin`'s track `origin_mid`, once open.
-    pub fn out_mid(&self, origin: PeerId, origin_mid: Mid) -> Option<Mid> {
-        self.tracks_out
-            .iter()
-            .find(|t| t.origin == origin && t.origin_mid == origin_mid)
-            .and_then(TrackOut::open_mid)
-    }
-
-    /// The publisher and its mid behind one of our outgoing mids.
-    pub fn origin_of(&self, mid: Mid) -> Option<(PeerId, Mid)> {
-        self.tracks_out
-            .iter()
-            .find(|t| t.mid() == Some(mid) && !t.origin_gone)
-            .map(|t| (t.origin, t.origin_mid))
     }
 
     pub fn track_in_mut(&mut self, mid: Mid) -> Option<&mut TrackIn> {

@@ -2,20 +2,26 @@
 //! and the load tool (feature `testkit`).
 //!
 //! It is sans-IO like the core: feed it datagrams and time, send what it
-//! returns. It publishes synthetic Opus-sized audio (every 20 ms) and
-//! VP8-sized video (every 33 ms), answers the SFU's offers like a browser, and
-//! counts what it receives per publisher label (the msid stream id).
+//! returns. It publishes synthetic Opus-sized audio (every 20 ms while
+//! "speaking", a DTX-like trickle every 400 ms otherwise) and VP8-sized video
+//! (every 33 ms), optionally in three simulcast layers `q`/`h`/`f` with
+//! realistic sizes (≈150 kb/s, 500 kb/s, 1.5 Mb/s). It answers the SFU's
+//! offers like a browser, obeys layer pauses, sends a keyframe when asked,
+//! and counts what it receives per publisher label (the msid stream id).
 //!
-//! Why real str0m rather than a mock: the point of the tests is that ICE,
-//! DTLS, SRTP, BUNDLE and renegotiation work against an independent peer.
+//! Every frame carries its send time (µs since a process-wide epoch) after
+//! the first byte, so a receiver in the same process measures end-to-end
+//! latency. Why real str0m rather than a mock: the point is that ICE, DTLS,
+//! SRTP, BUNDLE and renegotiation work against an independent peer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
-use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, Frequency, MediaKind, MediaTime, Mid, Rid, Simulcast, SimulcastLayer};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 
@@ -24,33 +30,98 @@ use str0m::{Candidate, Event, Input, Output, Rtc};
 pub struct Received {
     pub audio_frames: u64,
     pub video_frames: u64,
+    pub video_bytes: u64,
+}
+
+impl Received {
+    /// Mean video frame size: tells which simulcast layer arrives.
+    pub fn mean_video_frame(&self) -> u64 {
+        self.video_bytes / self.video_frames.max(1)
+    }
+}
+
+/// What a test peer publishes.
+#[derive(Debug, Clone, Copy)]
+pub struct Publish {
+    pub audio: bool,
+    pub video: bool,
+    /// Three simulcast layers instead of one video stream.
+    pub simulcast: bool,
+    /// Audio at 50 packets/s with a loud level; otherwise a DTX-like trickle.
+    pub speaking: bool,
+}
+
+impl Publish {
+    pub fn av() -> Self {
+        Publish {
+            audio: true,
+            video: true,
+            simulcast: false,
+            speaking: true,
+        }
+    }
+}
+
+pub const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
+pub const SILENT_AUDIO_INTERVAL: Duration = Duration::from_millis(400);
+pub const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
+/// Frame sizes per simulcast layer (q, h, f) at 30 frames/s: ≈150k, 500k, 1.5M bits/s.
+pub const LAYER_FRAME_BYTES: [usize; 3] = [620, 2_000, 6_200];
+/// A keyframe every this many frames (and whenever the SFU asks).
+const GOP: u64 = 60;
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+struct Outgoing {
+    mid: Mid,
+    kind: MediaKind,
+    /// Layers (q, h, f) or a single `None`.
+    layers: Vec<Option<Rid>>,
+    next: Option<Instant>,
 }
 
 pub struct TestPeer {
     pub rtc: Rtc,
     pub addr: SocketAddr,
     pub connected: bool,
-    publish: Vec<(Mid, MediaKind)>,
+    publish: Publish,
+    outgoing: Vec<Outgoing>,
     pending: Option<SdpPendingOffer>,
     /// Publisher label for each received mid.
     labels: HashMap<Mid, String>,
     received: HashMap<String, Received>,
-    next_audio: Option<Instant>,
-    next_video: Option<Instant>,
+    /// Layers the SFU asked us not to send.
+    paused: HashSet<Rid>,
+    force_keyframe: bool,
     started: Instant,
-    sent_frames: u64,
-    /// Bytes of each synthetic video frame (a few RTP packets).
+    frames: u64,
+    /// Size of a non-simulcast video frame.
     pub video_frame_bytes: usize,
+    /// One-way latencies of received frames, µs (drained by the caller).
+    pub latencies_us: Vec<u32>,
 }
 
-pub const AUDIO_INTERVAL: Duration = Duration::from_millis(20);
-pub const VIDEO_INTERVAL: Duration = Duration::from_millis(33);
-
 impl TestPeer {
-    /// A peer on `addr` that will publish the given kinds. Returns the peer and
-    /// its first SDP offer (as a browser's `createOffer`).
+    /// A peer on `addr` publishing audio and/or one video stream. Returns the
+    /// peer and its first SDP offer (as a browser's `createOffer`).
     pub fn new(now: Instant, addr: SocketAddr, audio: bool, video: bool) -> (Self, String) {
+        Self::with(
+            now,
+            addr,
+            Publish {
+                audio,
+                video,
+                ..Publish::av()
+            },
+        )
+    }
+
+    pub fn with(now: Instant, addr: SocketAddr, publish: Publish) -> (Self, String) {
         str0m::crypto::from_feature_flags().install_process_default();
+        epoch();
         let mut rtc = Rtc::builder()
             .clear_codecs()
             .enable_opus(true, false)
@@ -60,20 +131,39 @@ impl TestPeer {
         let cand = Candidate::host(addr, "udp").expect("host candidate from a socket address");
         rtc.add_local_candidate(cand);
         let mut api = rtc.sdp_api();
-        let mut publish = Vec::new();
-        if audio {
-            publish.push((
-                api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None),
-                MediaKind::Audio,
-            ));
+        let mut outgoing = Vec::new();
+        if publish.audio {
+            let mid = api.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
+            outgoing.push(Outgoing {
+                mid,
+                kind: MediaKind::Audio,
+                layers: vec![None],
+                next: None,
+            });
         }
-        if video {
-            publish.push((
-                api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None),
-                MediaKind::Video,
-            ));
+        if publish.video {
+            let (sim, layers) = if publish.simulcast {
+                let rids = ["q", "h", "f"].map(Rid::from);
+                let layers = rids.iter().map(|r| SimulcastLayer::new(r)).collect();
+                (
+                    Some(Simulcast {
+                        send: layers,
+                        recv: vec![],
+                    }),
+                    rids.iter().map(|r| Some(*r)).collect(),
+                )
+            } else {
+                (None, vec![None])
+            };
+            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, sim);
+            outgoing.push(Outgoing {
+                mid,
+                kind: MediaKind::Video,
+                layers,
+                next: None,
+            });
         }
-        if publish.is_empty() {
+        if outgoing.is_empty() {
             // A receive-only browser still offers something: an inactive m-line.
             api.add_media(MediaKind::Audio, Direction::Inactive, None, None, None);
         }
@@ -84,14 +174,16 @@ impl TestPeer {
             addr,
             connected: false,
             publish,
+            outgoing,
             pending: Some(pending),
             labels: HashMap::new(),
             received: HashMap::new(),
-            next_audio: None,
-            next_video: None,
+            paused: HashSet::new(),
+            force_keyframe: false,
             started: now,
-            sent_frames: 0,
+            frames: 0,
             video_frame_bytes: 2500,
+            latencies_us: Vec::new(),
         };
         (peer, offer.to_sdp_string())
     }
@@ -109,24 +201,24 @@ impl TestPeer {
     /// Answers an offer from the SFU (tracks added or removed).
     pub fn accept_offer(&mut self, sdp: &str) -> Result<String, String> {
         let offer = SdpOffer::from_sdp_string(sdp).map_err(|e| e.to_string())?;
-        let answer = self
-            .rtc
-            .sdp_api()
-            .accept_offer(offer)
-            .map_err(|e| e.to_string())?;
+        let answer = self.rtc.sdp_api().accept_offer(offer).map_err(|e| e.to_string())?;
         Ok(answer.to_sdp_string())
     }
 
-    pub fn handle_receive(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        destination: SocketAddr,
-        data: &[u8],
-    ) {
-        let Ok(contents) = data.try_into() else {
-            return;
-        };
+    /// Obeys the SFU: send only these layers of our video (like a browser's
+    /// `RTCRtpSender.setParameters` with `active` encodings).
+    pub fn set_active_layers(&mut self, active: &[String]) {
+        let all = ["q", "h", "f"];
+        self.paused = all
+            .iter()
+            .filter(|r| !active.iter().any(|a| a == *r))
+            .map(|r| Rid::from(*r))
+            .collect();
+        self.force_keyframe = true;
+    }
+
+    pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
+        let Ok(contents) = data.try_into() else { return };
         let input = Input::Receive(
             now,
             Receive {
@@ -153,28 +245,24 @@ impl TestPeer {
             match self.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => out.push(t),
                 Ok(Output::Timeout(t)) => {
-                    let mut next = t;
-                    for due in [self.next_audio, self.next_video].into_iter().flatten() {
-                        next = next.min(due);
-                    }
+                    let next = self.outgoing.iter().filter_map(|o| o.next).fold(t, Instant::min);
                     return (out, next.max(now));
                 }
-                Ok(Output::Event(e)) => self.on_event(e),
+                Ok(Output::Event(e)) => self.on_event(now, e),
                 Err(_) => return (out, now + Duration::from_millis(100)),
             }
         }
     }
 
-    fn on_event(&mut self, e: Event) {
+    fn on_event(&mut self, now: Instant, e: Event) {
         match e {
-            Event::Connected => {
-                self.connected = true;
-            }
+            Event::Connected => self.connected = true,
             Event::MediaAdded(m) => {
                 if let Some(media) = self.rtc.media(m.mid) {
                     self.labels.insert(m.mid, media.stream_id().to_string());
                 }
             }
+            Event::KeyframeRequest(_) => self.force_keyframe = true,
             Event::MediaData(d) => {
                 let label = self.labels.get(&d.mid).cloned().unwrap_or_default();
                 let r = self.received.entry(label).or_default();
@@ -182,6 +270,15 @@ impl TestPeer {
                     r.audio_frames += 1;
                 } else {
                     r.video_frames += 1;
+                    r.video_bytes += d.data.len() as u64;
+                }
+                if let Some(stamp) = d.data.get(1..9) {
+                    // Invariant: the slice is exactly 8 bytes long.
+                    let sent = u64::from_be_bytes(stamp.try_into().expect("8 bytes"));
+                    let at = now.saturating_duration_since(epoch()).as_micros() as u64;
+                    if sent <= at && at - sent < 10_000_000 {
+                        self.latencies_us.push((at - sent) as u32);
+                    }
                 }
             }
             _ => {}
@@ -189,63 +286,72 @@ impl TestPeer {
     }
 
     fn write_media(&mut self, now: Instant) {
-        for (mid, kind) in self.publish.clone() {
-            let (slot, interval) = match kind {
-                MediaKind::Audio => (&mut self.next_audio, AUDIO_INTERVAL),
-                MediaKind::Video => (&mut self.next_video, VIDEO_INTERVAL),
+        let stamp = (now.saturating_duration_since(epoch()).as_micros() as u64).to_be_bytes();
+        let elapsed = now.saturating_duration_since(self.started).as_micros() as u64;
+        for i in 0..self.outgoing.len() {
+            let o = &mut self.outgoing[i];
+            let interval = match (o.kind, self.publish.speaking) {
+                (MediaKind::Video, _) => VIDEO_INTERVAL,
+                (MediaKind::Audio, true) => AUDIO_INTERVAL,
+                (MediaKind::Audio, false) => SILENT_AUDIO_INTERVAL,
             };
-            let due = *slot.get_or_insert(now);
+            let due = *o.next.get_or_insert(now);
             if now < due {
                 continue;
             }
-            *slot = Some(due + interval);
-            let elapsed = now.saturating_duration_since(self.started);
-            let Some(writer) = self.rtc.writer(mid) else {
-                continue;
-            };
-            let codec = match kind {
-                MediaKind::Audio => Codec::Opus,
-                MediaKind::Video => Codec::Vp8,
-            };
-            let Some(pt) = writer
-                .payload_params()
-                .find(|p| p.spec().codec == codec)
-                .map(|p| p.pt())
-            else {
-                continue;
-            };
-            self.sent_frames += 1;
-            let (time, data) = match kind {
-                MediaKind::Audio => (
-                    MediaTime::new(
-                        elapsed.as_micros() as u64 * 48 / 1000,
-                        Frequency::FORTY_EIGHT_KHZ,
-                    ),
-                    vec![0xfc_u8; 80],
-                ),
-                MediaKind::Video => {
-                    // A VP8 key frame every 30 frames: bit 0 of byte 0 clear.
-                    let mut frame = vec![(self.sent_frames % 251) as u8; self.video_frame_bytes];
-                    frame[0] = if self.sent_frames % 30 == 0 {
-                        0x10
-                    } else {
-                        0x11
-                    };
-                    (
-                        MediaTime::new(
-                            elapsed.as_micros() as u64 * 90 / 1000,
-                            Frequency::NINETY_KHZ,
-                        ),
-                        frame,
-                    )
+            o.next = Some(due + interval);
+            let (mid, kind, layers) = (o.mid, o.kind, o.layers.clone());
+            if kind == MediaKind::Video {
+                self.frames += 1;
+            }
+            let keyframe = kind == MediaKind::Video && (self.frames % GOP == 1 || self.force_keyframe);
+            if kind == MediaKind::Video {
+                self.force_keyframe = false;
+            }
+            for (li, rid) in layers.iter().enumerate() {
+                if rid.is_some_and(|r| self.paused.contains(&r)) {
+                    continue;
                 }
-            };
-            let writer = if kind == MediaKind::Audio {
-                writer.audio_level(-30, true)
-            } else {
-                writer
-            };
-            let _ = writer.write(pt, now, time, data);
+                let Some(writer) = self.rtc.writer(mid) else { continue };
+                let codec = if kind == MediaKind::Audio {
+                    Codec::Opus
+                } else {
+                    Codec::Vp8
+                };
+                let Some(pt) = writer
+                    .payload_params()
+                    .find(|p| p.spec().codec == codec)
+                    .map(|p| p.pt())
+                else {
+                    continue;
+                };
+                let (time, mut data) = match kind {
+                    MediaKind::Audio => (
+                        MediaTime::new(elapsed * 48 / 1000, Frequency::FORTY_EIGHT_KHZ),
+                        vec![0xfc_u8; 80],
+                    ),
+                    MediaKind::Video => {
+                        let size = if rid.is_some() {
+                            LAYER_FRAME_BYTES[li.min(2)]
+                        } else {
+                            self.video_frame_bytes
+                        };
+                        // VP8 payload header: bit 0 of byte 0 clear marks a key frame.
+                        let mut frame = vec![(self.frames % 251) as u8; size];
+                        frame[0] = if keyframe { 0x10 } else { 0x11 };
+                        (MediaTime::new(elapsed * 90 / 1000, Frequency::NINETY_KHZ), frame)
+                    }
+                };
+                data[1..9].copy_from_slice(&stamp);
+                let writer = match (kind, rid) {
+                    (MediaKind::Audio, _) => {
+                        writer.audio_level(if self.publish.speaking { -30 } else { -127 }, self.publish.speaking)
+                    }
+                    (MediaKind::Video, Some(r)) => writer.rid(*r),
+                    (MediaKind::Video, None) => writer,
+                };
+                let _ = writer.write(pt, now, time, data);
+            }
         }
     }
 

@@ -15,8 +15,9 @@
 
 use std::time::{Duration, Instant};
 
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
 
+use crate::layer::{Layer, LayerState, Target};
 use crate::PeerId;
 
 /// A track a peer publishes to the SFU (an m-line the SFU receives on).
@@ -24,7 +25,101 @@ use crate::PeerId;
 pub(crate) struct TrackIn {
     pub mid: Mid,
     pub kind: MediaKind,
-    pub keyframes: KeyframeThrottle,
+    /// Simulcast layers, lowest first; empty when the publisher does not simulcast.
+    pub layers: Vec<Rid>,
+    /// Measured bitrate of each layer (one entry without simulcast).
+    pub rates: Vec<RateMeter>,
+    /// Keyframe requests, rate-limited per layer.
+    pub keyframes: Vec<(Layer, KeyframeThrottle)>,
+    /// The layers the publisher was last told to send (`None`: never told).
+    pub active: Option<Vec<Rid>>,
+    /// Audio: smoothed loudness (0 silent .. 127 loudest) and when audio last came.
+    pub loudness: f32,
+    pub last_audio: Option<Instant>,
+}
+
+impl TrackIn {
+    pub fn new(mid: Mid, kind: MediaKind, layers: Vec<Rid>) -> Self {
+        let n = layers.len().max(1);
+        TrackIn {
+            mid,
+            kind,
+            layers,
+            rates: (0..n).map(|_| RateMeter::default()).collect(),
+            keyframes: Vec::new(),
+            active: None,
+            loudness: 0.0,
+            last_audio: None,
+        }
+    }
+
+    /// The index of `layer` in `layers` (0 without simulcast).
+    pub fn layer_index(&self, layer: &Layer) -> Option<usize> {
+        match layer {
+            None => Some(0),
+            Some(rid) => self.layers.iter().position(|r| r == rid),
+        }
+    }
+
+    pub fn keyframes_for(&mut self, layer: Layer) -> &mut KeyframeThrottle {
+        let i = match self.keyframes.iter().position(|(l, _)| *l == layer) {
+            Some(i) => i,
+            None => {
+                self.keyframes.push((layer, KeyframeThrottle::new()));
+                self.keyframes.len() - 1
+            }
+        };
+        &mut self.keyframes[i].1
+    }
+
+    /// Records an audio level (RFC 6464: 0 loudest .. 127 silent, either sign).
+    pub fn hear(&mut self, now: Instant, level: i8) {
+        let loud = 127.0 - f32::from(level.unsigned_abs().min(127));
+        self.loudness = 0.8 * self.loudness + 0.2 * loud;
+        self.last_audio = Some(now);
+    }
+
+    /// Current loudness, 0 when no audio came recently (DTX silence or muted).
+    pub fn loudness(&self, now: Instant) -> f32 {
+        match self.last_audio {
+            Some(t) if now.saturating_duration_since(t) < Duration::from_millis(600) => self.loudness,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Measures a stream's bitrate over ~1 s windows, smoothed.
+#[derive(Debug, Default)]
+pub(crate) struct RateMeter {
+    bytes: u64,
+    since: Option<Instant>,
+    bps: u64,
+}
+
+impl RateMeter {
+    pub fn add(&mut self, now: Instant, bytes: usize) {
+        self.since.get_or_insert(now);
+        self.bytes += bytes as u64;
+    }
+
+    /// The smoothed rate in bits/s (0 until a window closed).
+    pub fn bps(&self) -> u64 {
+        self.bps
+    }
+
+    /// Closes the window if a second has passed; returns the smoothed rate.
+    pub fn tick(&mut self, now: Instant) -> u64 {
+        if let Some(since) = self.since {
+            let dt = now.saturating_duration_since(since);
+            if dt >= Duration::from_secs(1) {
+                let bps = self.bytes * 8 * 1000 / (dt.as_millis() as u64).max(1);
+                self.bps = if self.bps == 0 { bps } else { (self.bps * 3 + bps) / 4 };
+                self.bytes = 0;
+                self.since = Some(now);
+            }
+        }
+        self.bps
+    }
 }
 
 /// Where an outgoing copy of a remote track stands in SDP negotiation.
@@ -53,17 +148,25 @@ pub(crate) struct TrackOut {
     pub state: TrackOutState,
     /// The publisher left; the track must be stopped whatever state it is in.
     pub origin_gone: bool,
+    /// Video: which layer to forward, and the rewritten timeline.
+    pub layer: LayerState,
 }
 
 impl TrackOut {
-    pub fn new(origin: PeerId, origin_label: &str, origin_mid: Mid, kind: MediaKind) -> Self {
+    /// A copy of `tin` (published by `origin`) to send to another peer.
+    pub fn new(origin: PeerId, origin_label: &str, tin: &TrackIn) -> Self {
+        let target = match tin.kind {
+            MediaKind::Video => Target::Layer(crate::layer::for_height(&tin.layers, crate::balance::DEFAULT_HEIGHT)),
+            MediaKind::Audio => Target::Layer(None),
+        };
         TrackOut {
             origin,
             origin_label: origin_label.to_string(),
-            origin_mid,
-            kind,
+            origin_mid: tin.mid,
+            kind: tin.kind,
             state: TrackOutState::ToOpen,
             origin_gone: false,
+            layer: LayerState::new(target),
         }
     }
 
@@ -193,31 +296,32 @@ mod tests {
         Mid::from(s)
     }
 
+    fn out(kind: MediaKind) -> TrackOut {
+        TrackOut::new(PeerId(1), "p1", &TrackIn::new(mid("0"), kind, Vec::new()))
+    }
+
     #[test]
     fn track_out_opens_after_answer() {
-        let mut t = TrackOut::new(PeerId(1), "p1", mid("0"), MediaKind::Video);
+        let mut t = out(MediaKind::Video);
         assert_eq!(t.open_mid(), None);
         assert!(t.settle_gone());
         t.state = TrackOutState::Negotiating(mid("3"));
         assert_eq!(t.open_mid(), None, "no media before the answer");
-        assert!(
-            t.answer_accepted(),
-            "a newly opened track asks for a keyframe"
-        );
+        assert!(t.answer_accepted(), "a newly opened track asks for a keyframe");
         assert_eq!(t.open_mid(), Some(mid("3")));
         assert!(!t.answer_accepted(), "a second answer changes nothing");
     }
 
     #[test]
     fn gone_before_offered_is_forgotten() {
-        let mut t = TrackOut::new(PeerId(1), "p1", mid("0"), MediaKind::Audio);
+        let mut t = out(MediaKind::Audio);
         t.origin_gone = true;
         assert!(!t.settle_gone());
     }
 
     #[test]
     fn gone_while_open_is_stopped_then_finished() {
-        let mut t = TrackOut::new(PeerId(1), "p1", mid("0"), MediaKind::Audio);
+        let mut t = out(MediaKind::Audio);
         t.state = TrackOutState::Open(mid("2"));
         t.origin_gone = true;
         assert!(t.settle_gone());
@@ -229,15 +333,12 @@ mod tests {
 
     #[test]
     fn gone_while_negotiating_stops_after_the_answer() {
-        let mut t = TrackOut::new(PeerId(1), "p1", mid("0"), MediaKind::Video);
+        let mut t = out(MediaKind::Video);
         t.state = TrackOutState::Negotiating(mid("4"));
         t.origin_gone = true;
         assert!(t.settle_gone(), "kept until the answer settles the m-line");
         assert_eq!(t.state, TrackOutState::Negotiating(mid("4")));
-        assert!(
-            !t.answer_accepted(),
-            "no keyframe for a track about to stop"
-        );
+        assert!(!t.answer_accepted(), "no keyframe for a track about to stop");
         assert!(t.settle_gone());
         assert_eq!(t.state, TrackOutState::ToStop(mid("4")));
     }
@@ -265,11 +366,7 @@ mod tests {
         );
         assert_eq!(k.due(iv), None);
         assert_eq!(
-            k.request(
-                start + iv + Duration::from_millis(10),
-                KeyframeRequestKind::Pli,
-                iv
-            ),
+            k.request(start + iv + Duration::from_millis(10), KeyframeRequestKind::Pli, iv),
             None,
             "the deferred send counts as the last one"
         );

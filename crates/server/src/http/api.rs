@@ -49,21 +49,14 @@ pub async fn create_room(
         };
         AppError::new(e.status(), code, e.body_text())
     })?;
-    let name = store::validate_room_name(&body.name)
-        .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
-    let room = state
-        .store
-        .create_room(&name)
-        .await
-        .map_err(AppError::internal)?;
+    let name =
+        store::validate_room_name(&body.name).map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
+    let room = state.store.create_room(&name).await.map_err(AppError::internal)?;
     tracing::info!(room = %super::ws::short(&room.id), "room created");
     Ok((StatusCode::CREATED, Json(view(&state, room))))
 }
 
-pub async fn get_room(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<RoomView>, AppError> {
+pub async fn get_room(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RoomView>, AppError> {
     match state.store.room(&id).await.map_err(AppError::internal)? {
         Some(room) => Ok(Json(view(&state, room))),
         None => Err(AppError::new(

@@ -75,12 +75,7 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resp
 async fn check_origin(req: Request<axum::body::Body>, next: Next) -> Response {
     let guarded = req.method() != Method::GET || req.uri().path() == "/ws";
     if guarded && !same_origin(req.headers()) {
-        return AppError::new(
-            StatusCode::FORBIDDEN,
-            "bad_origin",
-            "request from another site refused",
-        )
-        .into_response();
+        return AppError::new(StatusCode::FORBIDDEN, "bad_origin", "request from another site refused").into_response();
     }
     next.run(req).await
 }
@@ -153,19 +148,10 @@ mod tests {
     fn origin_rules() {
         let mut h = HeaderMap::new();
         h.insert(header::HOST, HeaderValue::from_static("salon.example:8080"));
-        assert!(
-            same_origin(&h),
-            "no Origin: not a browser cross-site request"
-        );
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("http://salon.example:8080"),
-        );
+        assert!(same_origin(&h), "no Origin: not a browser cross-site request");
+        h.insert(header::ORIGIN, HeaderValue::from_static("http://salon.example:8080"));
         assert!(same_origin(&h));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("https://evil.example"),
-        );
+        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&h));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(!same_origin(&h));

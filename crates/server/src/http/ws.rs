@@ -20,9 +20,7 @@ use salon_sfu::{PeerEvent, PeerId, SfuError};
 use tokio::sync::mpsc;
 
 use crate::media::MediaError;
-use crate::protocol::{
-    self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION,
-};
+use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
 use crate::AppState;
 
 /// The client pings every 5 s; silence this long means the peer is gone.
@@ -152,16 +150,16 @@ impl Session {
         }
         let msg: ClientMsg = match serde_json::from_str(text) {
             Ok(m) => m,
-            Err(e) => {
-                return self.error(ErrorCode::BadMessage, format!("not a valid message: {e}"))
-            }
+            Err(e) => return self.error(ErrorCode::BadMessage, format!("not a valid message: {e}")),
         };
         match (msg, &self.phase) {
             (ClientMsg::Hello { version }, Phase::Greeting) => {
                 if version != PROTOCOL_VERSION {
                     return self.error(
                         ErrorCode::UnsupportedVersion,
-                        format!("this server speaks protocol version {PROTOCOL_VERSION}, not {version}; reload the page"),
+                        format!(
+                            "this server speaks protocol version {PROTOCOL_VERSION}, not {version}; reload the page"
+                        ),
                     );
                 }
                 self.phase = Phase::Ready;
@@ -170,17 +168,11 @@ impl Session {
                     server: format!("salon/{}", env!("CARGO_PKG_VERSION")),
                 });
             }
-            (ClientMsg::Hello { .. }, _) => {
-                self.error(ErrorCode::BadMessage, "hello was already received")
-            }
+            (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),
             (ClientMsg::Ping {}, _) => self.reply(ServerMsg::Pong {}),
             (_, Phase::Greeting) => self.error(ErrorCode::BadMessage, "send hello first"),
-            (ClientMsg::Join { room, name, offer }, Phase::Ready) => {
-                self.join(room, name, offer).await
-            }
-            (ClientMsg::Join { .. }, Phase::Joined(_)) => {
-                self.error(ErrorCode::AlreadyJoined, "already in a room")
-            }
+            (ClientMsg::Join { room, name, offer }, Phase::Ready) => self.join(room, name, offer).await,
+            (ClientMsg::Join { .. }, Phase::Joined(_)) => self.error(ErrorCode::AlreadyJoined, "already in a room"),
             (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
                 let peer = j.peer;
                 match self.state.media.answer(peer, sdp).await {
@@ -195,9 +187,18 @@ impl Session {
             (ClientMsg::State { audio, video }, Phase::Joined(j)) => {
                 self.state.rooms.update(&j.room, &j.pid, audio, video);
             }
+            (ClientMsg::View { tiles }, Phase::Joined(j)) => {
+                if tiles.len() > protocol::MAX_VIEW_TILES {
+                    let msg = format!("a view lists at most {} tiles", protocol::MAX_VIEW_TILES);
+                    return self.error(ErrorCode::BadMessage, msg);
+                }
+                let peer = j.peer;
+                let tiles = tiles.into_iter().map(|t| (t.id, t.height.min(8192))).collect();
+                self.state.media.view(peer, tiles).await;
+            }
             (ClientMsg::Leave {}, Phase::Joined(_)) => self.leave_room().await,
             (
-                ClientMsg::Answer { .. } | ClientMsg::State { .. } | ClientMsg::Leave {},
+                ClientMsg::Answer { .. } | ClientMsg::State { .. } | ClientMsg::View { .. } | ClientMsg::Leave {},
                 Phase::Ready,
             ) => self.error(ErrorCode::NotJoined, "join a room first"),
         }
@@ -210,18 +211,10 @@ impl Session {
         };
         let room = match self.state.store.room(&room_id).await {
             Ok(Some(r)) => r,
-            Ok(None) => {
-                return self.error(
-                    ErrorCode::RoomNotFound,
-                    "this room does not exist; check the link",
-                )
-            }
+            Ok(None) => return self.error(ErrorCode::RoomNotFound, "this room does not exist; check the link"),
             Err(e) => {
                 tracing::error!("room lookup failed: {e}");
-                return self.error(
-                    ErrorCode::Internal,
-                    "the server could not read its database",
-                );
+                return self.error(ErrorCode::Internal, "the server could not read its database");
             }
         };
         let me = Participant {
@@ -230,41 +223,25 @@ impl Session {
             audio: false,
             video: false,
         };
-        let (core_room, participants) =
-            match self
-                .state
-                .rooms
-                .enter(&room.id, me.clone(), self.outbox.clone())
-            {
-                Ok(x) => x,
-                Err(_) => {
-                    let max = self.state.rooms.max_participants;
-                    return self.error(
-                        ErrorCode::RoomFull,
-                        format!("this room is full ({max} people)"),
-                    );
-                }
-            };
+        let (core_room, participants) = match self.state.rooms.enter(&room.id, me.clone(), self.outbox.clone()) {
+            Ok(x) => x,
+            Err(_) => {
+                let max = self.state.rooms.max_participants;
+                return self.error(ErrorCode::RoomFull, format!("this room is full ({max} people)"));
+            }
+        };
         let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
         let answer = match self
             .state
             .media
-            .join(
-                core_room,
-                peer,
-                me.id.clone(),
-                offer,
-                self.media_events.clone(),
-            )
+            .join(core_room, peer, me.id.clone(), offer, self.media_events.clone())
             .await
         {
             Ok(a) => a,
             Err(e) => {
                 self.state.rooms.leave(&room.id, &me.id);
                 let code = match &e {
-                    MediaError::Sfu(SfuError::BadSdp(_) | SfuError::TooManyMedia) => {
-                        ErrorCode::InvalidSdp
-                    }
+                    MediaError::Sfu(SfuError::BadSdp(_) | SfuError::TooManyMedia) => ErrorCode::InvalidSdp,
                     _ => ErrorCode::NegotiationFailed,
                 };
                 return self.error(code, e.to_string());
@@ -296,6 +273,8 @@ impl Session {
         match event {
             PeerEvent::Offer(sdp) => self.reply(ServerMsg::Offer { sdp }),
             PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
+            PeerEvent::Speakers(ids) => self.reply(ServerMsg::Speakers { ids }),
+            PeerEvent::Layers { mid, active } => self.reply(ServerMsg::Layers { mid, active }),
             PeerEvent::Closed(reason) => {
                 tracing::info!(participant = %j.pid, "media closed: {reason}");
                 self.error(

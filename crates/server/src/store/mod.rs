@@ -12,9 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use rand::RngCore;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Longest room name, in characters.
 pub const MAX_ROOM_NAME_CHARS: usize = 80;
@@ -42,10 +40,7 @@ impl Store {
             // WAL + NORMAL: committed data survives a crash of the process.
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Store { pool })
     }
@@ -69,16 +64,11 @@ impl Store {
         if !is_room_id(id) {
             return Ok(None);
         }
-        let row: Option<(String, String, i64)> =
-            sqlx::query_as("SELECT id, name, created_at FROM rooms WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|(id, name, created_at)| Room {
-            id,
-            name,
-            created_at,
-        }))
+        let row: Option<(String, String, i64)> = sqlx::query_as("SELECT id, name, created_at FROM rooms WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(id, name, created_at)| Room { id, name, created_at }))
     }
 }
 
@@ -91,10 +81,7 @@ pub fn new_room_id() -> String {
 
 /// The shape of a room id, checked before any lookup.
 pub fn is_room_id(id: &str) -> bool {
-    id.len() == 22
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Trims a room name; empty is allowed (the UI shows a default).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use salon::protocol::{ClientMsg, ServerMsg};
 use salon::{Config, Salon};
-use salon_sfu::testkit::{Received, TestPeer};
+use salon_sfu::testkit::{Publish, Received, TestPeer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -57,13 +57,7 @@ pub async fn spawn_server_with(f: impl FnOnce(&mut Config)) -> TestServer {
 }
 
 /// A minimal HTTP/1.1 request; returns (status, body).
-pub async fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &str,
-    extra: &str,
-) -> (u16, String) {
+pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &str) -> (u16, String) {
     let mut s = TcpStream::connect(addr).await.expect("connect");
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
@@ -73,11 +67,7 @@ pub async fn http(
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.expect("read");
     let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
@@ -86,14 +76,7 @@ pub async fn http(
 }
 
 pub async fn create_room(server: &TestServer) -> String {
-    let (status, body) = http(
-        server.http(),
-        "POST",
-        "/api/rooms",
-        r#"{"name":"Test"}"#,
-        "",
-    )
-    .await;
+    let (status, body) = http(server.http(), "POST", "/api/rooms", r#"{"name":"Test"}"#, "").await;
     assert_eq!(status, 201, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).expect("json");
     v["id"].as_str().expect("id").to_string()
@@ -129,16 +112,12 @@ impl Signal {
     pub async fn hello(server: &TestServer) -> Signal {
         let mut s = Signal::connect(server).await;
         s.send(&ClientMsg::Hello { version: 1 }).await;
-        assert!(matches!(
-            s.recv().await,
-            ServerMsg::Hello { version: 1, .. }
-        ));
+        assert!(matches!(s.recv().await, ServerMsg::Hello { version: 1, .. }));
         s
     }
 
     pub async fn send(&mut self, msg: &ClientMsg) {
-        self.send_text(&serde_json::to_string(msg).expect("serializes"))
-            .await;
+        self.send_text(&serde_json::to_string(msg).expect("serializes")).await;
     }
 
     pub async fn send_text(&mut self, text: &str) {
@@ -179,17 +158,25 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    pub async fn join(
-        server: &TestServer,
-        room: &str,
-        name: &str,
-        audio: bool,
-        video: bool,
-    ) -> TestClient {
+    pub async fn join(server: &TestServer, room: &str, name: &str, audio: bool, video: bool) -> TestClient {
+        TestClient::join_with(
+            server,
+            room,
+            name,
+            Publish {
+                audio,
+                video,
+                ..Publish::av()
+            },
+        )
+        .await
+    }
+
+    pub async fn join_with(server: &TestServer, room: &str, name: &str, publish: Publish) -> TestClient {
         let mut sig = Signal::hello(server).await;
         let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp bind");
         let local = udp.local_addr().expect("local addr");
-        let (peer, offer) = TestPeer::new(Instant::now(), local, audio, video);
+        let (peer, offer) = TestPeer::with(Instant::now(), local, publish);
         let peer = Arc::new(Mutex::new(peer));
         sig.send(&ClientMsg::Join {
             room: room.into(),
@@ -201,19 +188,11 @@ impl TestClient {
             ServerMsg::Joined { you, answer, .. } => (you.id, answer),
             other => panic!("expected joined, got {other:?}"),
         };
-        peer.lock()
-            .unwrap()
-            .accept_answer(&answer)
-            .expect("answer accepted");
+        peer.lock().unwrap().accept_answer(&answer).expect("answer accepted");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let (cmd, rx) = mpsc::unbounded_channel();
         tokio::spawn(drive(sig.ws, udp, peer.clone(), seen.clone(), rx));
-        TestClient {
-            id,
-            peer,
-            seen,
-            cmd,
-        }
+        TestClient { id, peer, seen, cmd }
     }
 
     pub fn received_from(&self, other: &TestClient) -> Received {
@@ -264,9 +243,15 @@ async fn drive(
                 let Some(Ok(frame)) = frame else { break };
                 let Message::Text(t) = frame else { continue };
                 let Ok(msg) = serde_json::from_str::<ServerMsg>(&t) else { continue };
-                if let ServerMsg::Offer { sdp } = &msg {
-                    let answer = peer.lock().unwrap().accept_offer(sdp).expect("offer accepted");
-                    outgoing.push(ClientMsg::Answer { sdp: answer });
+                match &msg {
+                    ServerMsg::Offer { sdp } => {
+                        match peer.lock().unwrap().accept_offer(sdp) {
+                            Ok(answer) => outgoing.push(ClientMsg::Answer { sdp: answer }),
+                            Err(e) => eprintln!("test client could not accept an offer: {e}"),
+                        }
+                    }
+                    ServerMsg::Layers { active, .. } => peer.lock().unwrap().set_active_layers(active),
+                    _ => {}
                 }
                 seen.lock().unwrap().messages.push(msg);
             }

@@ -5,14 +5,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn rooms_are_created_found_and_survive_a_restart() {
     let mut server = spawn_server().await;
-    let (status, body) = http(
-        server.http(),
-        "POST",
-        "/api/rooms",
-        r#"{"name":"  Sophrologie  "}"#,
-        "",
-    )
-    .await;
+    let (status, body) = http(server.http(), "POST", "/api/rooms", r#"{"name":"  Sophrologie  "}"#, "").await;
     assert_eq!(status, 201);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     let id = v["id"].as_str().unwrap().to_string();

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use salon::protocol::{ClientMsg, ServerMsg};
+use salon::protocol::{ClientMsg, ServerMsg, Tile};
+use salon_sfu::testkit::{Publish, LAYER_FRAME_BYTES};
 use tokio::net::UdpSocket;
 
 use crate::helpers::*;
@@ -29,9 +30,7 @@ async fn three_clients_exchange_audio_and_video_and_leaving_removes_tracks() {
     let b = TestClient::join(&server, &room, "Bob", true, true).await;
     let c = TestClient::join(&server, &room, "Chloé", true, true).await;
     all_receive(&[&a, &b, &c], 30, 50).await;
-    assert!(a.saw(
-        |m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Chloé")
-    ));
+    assert!(a.saw(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Chloé")));
 
     c.send(ClientMsg::Leave {});
     for me in [&a, &b] {
@@ -39,10 +38,7 @@ async fn three_clients_exchange_audio_and_video_and_leaving_removes_tracks() {
             me.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == c.id))
         })
         .await;
-        eventually(10, "c's tracks stopped", || {
-            !me.open_labels().contains(&c.id)
-        })
-        .await;
+        eventually(10, "c's tracks stopped", || !me.open_labels().contains(&c.id)).await;
     }
     // The others keep exchanging media after the renegotiation.
     let before = a.received_from(&b);
@@ -71,10 +67,7 @@ async fn a_dropped_connection_removes_its_participant() {
         a.saw(|m| matches!(m, ServerMsg::ParticipantLeft { id } if *id == b.id))
     })
     .await;
-    eventually(5, "b's tracks stopped at a", || {
-        !a.open_labels().contains(&b.id)
-    })
-    .await;
+    eventually(5, "b's tracks stopped at a", || !a.open_labels().contains(&b.id)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,8 +101,7 @@ async fn garbage_datagrams_and_wrong_stun_harm_nobody() {
         attacker.send_to(j, media).await.unwrap();
     }
     let mut buf = [0u8; 1500];
-    let reply =
-        tokio::time::timeout(Duration::from_millis(300), attacker.recv_from(&mut buf)).await;
+    let reply = tokio::time::timeout(Duration::from_millis(300), attacker.recv_from(&mut buf)).await;
     assert!(reply.is_err(), "the server answers nothing to strangers");
 
     let before = a.received_from(&b);
@@ -120,4 +112,86 @@ async fn garbage_datagrams_and_wrong_stun_harm_nobody() {
     // A normal join still works.
     let c = TestClient::join(&server, &room, "C", true, true).await;
     all_receive(&[&a, &b, &c], 10, 10).await;
+}
+
+/// Mean video frame size `me` receives from `other` over the next second.
+async fn frame_size(me: &TestClient, other: &TestClient) -> (u64, u64) {
+    let a = me.received_from(other);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let b = me.received_from(other);
+    let frames = b.video_frames - a.video_frames;
+    (frames, (b.video_bytes - a.video_bytes) / frames.max(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulcast_layers_follow_the_view_and_speakers_are_announced() {
+    let server = spawn_server().await;
+    let room = create_room(&server).await;
+    let talker = TestClient::join_with(
+        &server,
+        &room,
+        "Talker",
+        Publish {
+            simulcast: true,
+            ..Publish::av()
+        },
+    )
+    .await;
+    let quiet = Publish {
+        simulcast: true,
+        speaking: false,
+        ..Publish::av()
+    };
+    let other = TestClient::join_with(&server, &room, "Quiet", quiet).await;
+    let viewer = TestClient::join(&server, &room, "Viewer", false, false).await;
+
+    let view = |tiles: &[(&TestClient, u32)]| ClientMsg::View {
+        tiles: tiles
+            .iter()
+            .map(|(c, h)| Tile {
+                id: c.id.clone(),
+                height: *h,
+            })
+            .collect(),
+    };
+    // The two publishers look at nothing; only the viewer watches.
+    talker.send(view(&[]));
+    other.send(view(&[]));
+    viewer.send(view(&[(&talker, 120), (&other, 720)]));
+    eventually(10, "both videos arrive", || {
+        viewer.received_from(&talker).video_frames > 20 && viewer.received_from(&other).video_frames > 20
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        frame_size(&viewer, &talker).await.1,
+        LAYER_FRAME_BYTES[0] as u64,
+        "small tile: low layer"
+    );
+    assert_eq!(
+        frame_size(&viewer, &other).await.1,
+        LAYER_FRAME_BYTES[2] as u64,
+        "large tile: high layer"
+    );
+
+    // Only the talker is visible now: the other video stops, its audio goes on.
+    viewer.send(view(&[(&talker, 720)]));
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (frames, _) = frame_size(&viewer, &other).await;
+    assert_eq!(frames, 0, "a video off screen is not forwarded");
+    assert_eq!(frame_size(&viewer, &talker).await.1, LAYER_FRAME_BYTES[2] as u64);
+    // Nobody watches the quiet one's video: it was told to pause every layer.
+    eventually(5, "the unwatched video is paused at its publisher", || {
+        let last = other.seen.lock().unwrap().messages.iter().rev().find_map(|m| match m {
+            ServerMsg::Layers { active, .. } => Some(active.clone()),
+            _ => None,
+        });
+        last == Some(vec![])
+    })
+    .await;
+
+    eventually(5, "speakers announced", || {
+        viewer.saw(|m| matches!(m, ServerMsg::Speakers { ids } if *ids == vec![talker.id.clone()]))
+    })
+    .await;
 }

@@ -21,18 +21,11 @@ async fn handshake_and_version() {
     s.send(&ClientMsg::Ping {}).await;
     assert_eq!(s.recv().await, ServerMsg::Pong {});
     s.send(&ClientMsg::Leave {}).await;
-    assert_eq!(
-        code(s.recv().await),
-        ErrorCode::BadMessage,
-        "hello comes first"
-    );
+    assert_eq!(code(s.recv().await), ErrorCode::BadMessage, "hello comes first");
     s.send(&ClientMsg::Hello { version: 99 }).await;
     assert_eq!(code(s.recv().await), ErrorCode::UnsupportedVersion);
     s.send(&ClientMsg::Hello { version: 1 }).await;
-    assert!(matches!(
-        s.recv().await,
-        ServerMsg::Hello { version: 1, .. }
-    ));
+    assert!(matches!(s.recv().await, ServerMsg::Hello { version: 1, .. }));
     s.send(&ClientMsg::Hello { version: 1 }).await;
     assert_eq!(code(s.recv().await), ErrorCode::BadMessage);
     s.send(&ClientMsg::Answer { sdp: "v=0".into() }).await;
@@ -111,17 +104,15 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
 
     assert!(!a.saw(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.name == "Mallory")));
     // A bad answer from a joined client: an error for it, others unaffected.
-    a.send(ClientMsg::Answer {
-        sdp: "garbage".into(),
-    });
+    a.send(ClientMsg::Answer { sdp: "garbage".into() });
     eventually(5, "error for the stray answer", || {
         a.saw(|m| matches!(m, ServerMsg::Error { .. }))
     })
     .await;
     // And a normal join still works, with media both ways.
     let c = TestClient::join(&server, &room, "C", true, true).await;
-    for (x, y) in [(&a, &c), (&c, &b), (&b, &c)] {
-        eventually(20, "media after bad input", || {
+    for (x, y, what) in [(&a, &c, "a<-c"), (&c, &b, "c<-b"), (&b, &c, "b<-c"), (&c, &a, "c<-a")] {
+        eventually(20, &format!("media after bad input {what}"), || {
             x.received_from(y).video_frames > 10
         })
         .await;

@@ -1,0 +1,287 @@
+//! The hot path: polling peers, and what their events mean for the others.
+//!
+//! `drive` polls every dirty peer until str0m waits for time. Events become
+//! [`Propagate`] work applied after that peer's poll (a peer's `Rtc` cannot be
+//! borrowed while another's is written to): a new track is offered to room
+//! mates, a media frame is written to each subscriber that has it open (in
+//! the layer chosen for it), a keyframe request is routed to the publisher.
+
+use std::time::Instant;
+
+use str0m::bwe::BweKind;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
+use str0m::{Event, IceConnectionState};
+
+use crate::layer::{Decision, Layer};
+use crate::track::{TrackIn, TrackOut};
+use crate::{Output, PeerEvent, PeerId, Sfu};
+
+/// Work one peer's events create for other peers.
+pub(crate) enum Propagate {
+    TrackAdded(PeerId, Mid),
+    Media(PeerId, MediaData),
+    Keyframe(PeerId, Mid, Layer, KeyframeRequestKind),
+    Close(PeerId, String),
+}
+
+impl Sfu {
+    pub(crate) fn mark_dirty(&mut self, id: PeerId) {
+        if let Some(p) = self.peers.get_mut(&id) {
+            if !p.dirty {
+                p.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// Polls every dirty peer until it waits for time, applying what its
+    /// events mean for the others (which may dirty them in turn).
+    pub(crate) fn drive(&mut self, now: Instant) {
+        let mut work = Vec::new();
+        while let Some(id) = self.dirty.pop() {
+            self.poll_peer(id, &mut work);
+            for p in work.drain(..) {
+                self.propagate(now, p);
+            }
+        }
+    }
+
+    fn poll_peer(&mut self, id: PeerId, work: &mut Vec<Propagate>) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.dirty = false;
+        // Offer first, so a change is negotiated as soon as possible.
+        if let Some(offer) = peer.negotiate_if_needed() {
+            self.outputs.push_back(Output::Event(id, PeerEvent::Offer(offer)));
+        }
+        loop {
+            if !peer.rtc.is_alive() {
+                work.push(Propagate::Close(id, "media connection closed".into()));
+                return;
+            }
+            let out = match peer.rtc.poll_output() {
+                Ok(o) => o,
+                Err(e) => {
+                    work.push(Propagate::Close(id, format!("media error: {e}")));
+                    return;
+                }
+            };
+            let e = match out {
+                str0m::Output::Timeout(t) => {
+                    peer.next_timeout = Some(t);
+                    return;
+                }
+                str0m::Output::Transmit(t) => {
+                    self.outputs.push_back(Output::Transmit(t));
+                    continue;
+                }
+                str0m::Output::Event(e) => e,
+            };
+            match e {
+                Event::Connected => {
+                    peer.connected = true;
+                    self.outputs.push_back(Output::Event(id, PeerEvent::Connected));
+                }
+                Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                    work.push(Propagate::Close(id, "media connection lost (ICE)".into()));
+                    return;
+                }
+                Event::MediaAdded(m) => {
+                    // Only what the browser sends us is a publication.
+                    if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv)
+                        && peer.track_in_mut(m.mid).is_none()
+                    {
+                        let rids: Vec<_> = m
+                            .simulcast
+                            .map(|s| s.recv.iter().map(|l| l.rid).collect())
+                            .unwrap_or_default();
+                        peer.tracks_in
+                            .push(TrackIn::new(m.mid, m.kind, crate::layer::ordered(&rids)));
+                        work.push(Propagate::TrackAdded(id, m.mid));
+                    }
+                }
+                Event::MediaData(d) => {
+                    if !d.contiguous && d.params.spec().codec.is_video() {
+                        work.push(Propagate::Keyframe(id, d.mid, d.rid, KeyframeRequestKind::Fir));
+                    }
+                    work.push(Propagate::Media(id, d));
+                }
+                Event::KeyframeRequest(req) => {
+                    if let Some(t) = peer
+                        .tracks_out
+                        .iter()
+                        .find(|t| t.mid() == Some(req.mid) && !t.origin_gone)
+                    {
+                        let layer = t.layer.current.unwrap_or(None);
+                        work.push(Propagate::Keyframe(t.origin, t.origin_mid, layer, req.kind));
+                    }
+                }
+                Event::EgressBitrateEstimate(BweKind::Twcc {
+                    estimate,
+                    can_probe: true,
+                }) => {
+                    peer.estimate = Some(estimate.as_u64());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn propagate(&mut self, now: Instant, p: Propagate) {
+        match p {
+            Propagate::TrackAdded(origin, mid) => {
+                let Some(o) = self.peers.get(&origin) else { return };
+                let Some(t) = o.tracks_in.iter().find(|t| t.mid == mid) else {
+                    return;
+                };
+                let label = o.label.clone();
+                let mut copies = Vec::new();
+                for other in self.room_mates(origin) {
+                    copies.push((other, TrackOut::new(origin, &label, t)));
+                }
+                for (other, copy) in copies {
+                    if let Some(o) = self.peers.get_mut(&other) {
+                        o.tracks_out.push(copy);
+                        self.mark_dirty(other);
+                    }
+                }
+            }
+            Propagate::Media(origin, data) => self.forward(now, origin, &data),
+            Propagate::Keyframe(origin, mid, layer, kind) => self.request_keyframe(now, origin, mid, layer, kind),
+            Propagate::Close(id, reason) => self.close_peer(id, reason),
+        }
+    }
+
+    pub(crate) fn room_mates(&self, id: PeerId) -> Vec<PeerId> {
+        let Some(room) = self.peers.get(&id).map(|p| p.room) else {
+            return Vec::new();
+        };
+        self.rooms
+            .get(&room)
+            .map(|r| r.members.iter().copied().filter(|p| *p != id).collect())
+            .unwrap_or_default()
+    }
+
+    /// Writes one received frame to every subscriber that has it open, in
+    /// the layer chosen for that subscriber.
+    fn forward(&mut self, now: Instant, origin: PeerId, data: &MediaData) {
+        let Some(publisher) = self.peers.get_mut(&origin) else {
+            return;
+        };
+        let room = publisher.room;
+        let is_video = data.params.spec().codec.is_video();
+        if let Some(t) = publisher.track_in_mut(data.mid) {
+            if let Some(i) = t.layer_index(&data.rid) {
+                t.rates[i].add(now, data.data.len());
+            }
+            if let (MediaKind::Audio, Some(level)) = (t.kind, data.ext_vals.audio_level) {
+                t.hear(now, level);
+            }
+        }
+        let Some(r) = self.rooms.get(&room) else { return };
+        let clock_rate = u64::from(data.time.denom());
+        let keyframe = is_video && data.is_keyframe();
+        let mut failed = Vec::new();
+        let mut want_keyframe = None;
+        for sub_id in r.members.iter().filter(|p| **p != origin) {
+            let Some(sub) = self.peers.get_mut(sub_id) else {
+                continue;
+            };
+            let Some(t) = sub
+                .tracks_out
+                .iter_mut()
+                .find(|t| t.origin == origin && t.origin_mid == data.mid)
+            else {
+                continue;
+            };
+            let Some(mid) = t.open_mid() else { continue };
+            let ts = if is_video {
+                match t.layer.on_frame(now, data.rid, data.time.numer(), keyframe, clock_rate) {
+                    Decision::Forward(ts) => ts,
+                    Decision::Drop => continue,
+                    Decision::DropAndRequestKeyframe(layer) => {
+                        want_keyframe = Some(layer);
+                        continue;
+                    }
+                }
+            } else {
+                data.time.numer()
+            };
+            let Some(writer) = sub.rtc.writer(mid) else { continue };
+            let Some(pt) = writer.match_params(data.params) else {
+                continue;
+            };
+            let writer = match data.ext_vals.audio_level {
+                Some(level) => writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false)),
+                None => writer,
+            };
+            let time = MediaTime::new(ts, data.time.frequency());
+            if let Err(e) = writer.write(pt, data.network_time, time, data.data.clone()) {
+                failed.push((*sub_id, format!("forwarding failed: {e}")));
+                continue;
+            }
+            self.counters.frames_forwarded += 1;
+            if !sub.dirty {
+                sub.dirty = true;
+                self.dirty.push(*sub_id);
+            }
+        }
+        if let Some(layer) = want_keyframe {
+            self.request_keyframe(now, origin, data.mid, layer, KeyframeRequestKind::Pli);
+        }
+        for (id, reason) in failed {
+            self.close_peer(id, reason);
+        }
+    }
+
+    pub(crate) fn request_keyframe(
+        &mut self,
+        now: Instant,
+        origin: PeerId,
+        mid: Mid,
+        layer: Layer,
+        kind: KeyframeRequestKind,
+    ) {
+        let interval = self.config.keyframe_interval;
+        let Some(track) = self.peers.get_mut(&origin).and_then(|p| p.track_in_mut(mid)) else {
+            return;
+        };
+        if track.kind != MediaKind::Video {
+            return;
+        }
+        // A layer the publisher does not send cannot produce a keyframe.
+        let layer = if track.layers.is_empty() {
+            None
+        } else {
+            layer.filter(|r| track.layers.contains(r))
+        };
+        if !track.layers.is_empty() && layer.is_none() {
+            return;
+        }
+        if let Some(kind) = track.keyframes_for(layer).request(now, kind, interval) {
+            self.send_keyframe_request(origin, mid, layer, kind);
+        }
+    }
+
+    pub(crate) fn send_keyframe_request(&mut self, origin: PeerId, mid: Mid, layer: Layer, kind: KeyframeRequestKind) {
+        let Some(peer) = self.peers.get_mut(&origin) else {
+            return;
+        };
+        let Some(mut writer) = peer.rtc.writer(mid) else {
+            return;
+        };
+        // Fails only for a rid the publisher did not announce; those were filtered above.
+        if writer.request_keyframe(layer, kind).is_ok() {
+            self.counters.keyframe_requests += 1;
+        }
+        self.mark_dirty(origin);
+    }
+
+    /// Removes a peer whose media failed and tells the shell.
+    pub(crate) fn close_peer(&mut self, id: PeerId, reason: String) {
+        if self.detach_peer(id).is_ok() {
+            self.outputs.push_back(Output::Event(id, PeerEvent::Closed(reason)));
+        }
+    }
+}
