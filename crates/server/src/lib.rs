@@ -2,7 +2,7 @@
 //!
 //! Code map (imports point inward: http -> rooms/store/media -> salon-sfu):
 //! - [`config`]: flags and `SALON_*` variables.
-//! - [`protocol`]: signaling message types, no I/O.
+//! - [`protocol`]: signaling message types, no I/O (crate `salon-protocol`).
 //! - [`http`]: router, REST API, WebSocket sessions, client files.
 //! - [`rooms`]: live presence (who is in which room now), capacity.
 //! - [`media`]: the UDP socket and the task that drives `salon_sfu::Sfu`.
@@ -15,7 +15,7 @@
 pub mod config;
 pub mod http;
 pub mod media;
-pub mod protocol;
+pub use salon_protocol as protocol;
 pub mod rooms;
 pub mod store;
 pub mod tls;

@@ -102,6 +102,8 @@ pub struct TestPeer {
     pub video_frame_bytes: usize,
     /// One-way latencies of received frames, µs (drained by the caller).
     pub latencies_us: Vec<u32>,
+    /// Per received stream: (packets so far, fraction lost in the last RTCP interval).
+    ingress: HashMap<(Mid, Option<Rid>), (u64, f32)>,
 }
 
 impl TestPeer {
@@ -184,6 +186,7 @@ impl TestPeer {
             frames: 0,
             video_frame_bytes: 2500,
             latencies_us: Vec::new(),
+            ingress: HashMap::new(),
         };
         (peer, offer.to_sdp_string())
     }
@@ -263,6 +266,9 @@ impl TestPeer {
                 }
             }
             Event::KeyframeRequest(_) => self.force_keyframe = true,
+            Event::MediaIngressStats(s) => {
+                self.ingress.insert((s.mid, s.rid), (s.packets, s.loss.unwrap_or(0.0)));
+            }
             Event::MediaData(d) => {
                 let label = self.labels.get(&d.mid).cloned().unwrap_or_default();
                 let r = self.received.entry(label).or_default();
@@ -353,6 +359,14 @@ impl TestPeer {
                 let _ = writer.write(pt, now, time, data);
             }
         }
+    }
+
+    /// Received RTP packets and the packets estimated lost (from the loss
+    /// fraction of each stream's latest RTCP receiver report).
+    pub fn loss(&self) -> (u64, f64) {
+        self.ingress.values().fold((0, 0.0), |(p, l), (packets, frac)| {
+            (p + packets, l + *packets as f64 * f64::from(*frac))
+        })
     }
 
     /// What this peer received, per publisher label.

@@ -4,16 +4,15 @@
 //! (`salon_sfu::testkit`) on a real UDP socket, so DTLS and SRTP are real.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use salon::protocol::{ClientMsg, ServerMsg};
 use salon::{Config, Salon};
-use salon_sfu::testkit::{Publish, Received, TestPeer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use salon_load::participant::{lock, Participant, Traffic};
+use salon_sfu::testkit::Publish;
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 
 pub struct TestServer {
@@ -56,23 +55,11 @@ pub async fn spawn_server_with(f: impl FnOnce(&mut Config)) -> TestServer {
     }
 }
 
-/// A minimal HTTP/1.1 request; returns (status, body).
+/// One HTTP request to the server; returns (status, body).
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str, extra: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).await.expect("connect");
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.expect("read");
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    salon_load::http::request(addr, method, path, body, extra)
+        .await
+        .expect("http request")
 }
 
 pub async fn create_room(server: &TestServer) -> String {
@@ -142,19 +129,15 @@ impl Signal {
     }
 }
 
-/// What a running client saw.
-#[derive(Default)]
-pub struct Seen {
-    pub messages: Vec<ServerMsg>,
-    pub closed: bool,
-}
+/// A participant in a room: the load tool's synthetic participant (signaling
+/// plus a str0m peer on its own UDP socket), joined to a test server.
+pub struct TestClient(Participant);
 
-/// A participant in a room: signaling plus a str0m peer on a UDP socket.
-pub struct TestClient {
-    pub id: String,
-    peer: Arc<Mutex<TestPeer>>,
-    pub seen: Arc<Mutex<Seen>>,
-    cmd: mpsc::UnboundedSender<Option<ClientMsg>>,
+impl std::ops::Deref for TestClient {
+    type Target = Participant;
+    fn deref(&self) -> &Participant {
+        &self.0
+    }
 }
 
 impl TestClient {
@@ -173,111 +156,16 @@ impl TestClient {
     }
 
     pub async fn join_with(server: &TestServer, room: &str, name: &str, publish: Publish) -> TestClient {
-        let mut sig = Signal::hello(server).await;
-        let udp = UdpSocket::bind("127.0.0.1:0").await.expect("udp bind");
-        let local = udp.local_addr().expect("local addr");
-        let (peer, offer) = TestPeer::with(Instant::now(), local, publish);
-        let peer = Arc::new(Mutex::new(peer));
-        sig.send(&ClientMsg::Join {
-            room: room.into(),
-            name: name.into(),
-            offer,
-        })
-        .await;
-        let (id, answer) = match sig.recv().await {
-            ServerMsg::Joined { you, answer, .. } => (you.id, answer),
-            other => panic!("expected joined, got {other:?}"),
-        };
-        peer.lock().unwrap().accept_answer(&answer).expect("answer accepted");
-        let seen = Arc::new(Mutex::new(Seen::default()));
-        let (cmd, rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(sig.ws, udp, peer.clone(), seen.clone(), rx));
-        TestClient { id, peer, seen, cmd }
+        let traffic = Arc::new(Traffic::default());
+        TestClient(
+            Participant::join(server.http(), room, name, publish, traffic)
+                .await
+                .expect("participant joins"),
+        )
     }
 
-    pub fn received_from(&self, other: &TestClient) -> Received {
-        self.peer
-            .lock()
-            .unwrap()
-            .received()
-            .get(&other.id)
-            .copied()
-            .unwrap_or_default()
+    /// The last message of a kind this client received, for assertions.
+    pub fn last<T>(&self, f: impl Fn(&ServerMsg) -> Option<T>) -> Option<T> {
+        lock(&self.seen).iter().rev().find_map(f)
     }
-
-    pub fn open_labels(&self) -> Vec<String> {
-        self.peer.lock().unwrap().open_labels()
-    }
-
-    pub fn saw(&self, f: impl Fn(&ServerMsg) -> bool) -> bool {
-        self.seen.lock().unwrap().messages.iter().any(f)
-    }
-
-    pub fn send(&self, msg: ClientMsg) {
-        let _ = self.cmd.send(Some(msg));
-    }
-
-    /// Drops the WebSocket and the UDP socket without saying goodbye.
-    pub fn vanish(&self) {
-        let _ = self.cmd.send(None);
-    }
-}
-
-/// The client's event loop: signaling in, UDP in, timers, UDP out.
-async fn drive(
-    ws: Ws,
-    udp: UdpSocket,
-    peer: Arc<Mutex<TestPeer>>,
-    seen: Arc<Mutex<Seen>>,
-    mut cmds: mpsc::UnboundedReceiver<Option<ClientMsg>>,
-) {
-    let (mut sink, mut stream) = ws.split();
-    let local = udp.local_addr().expect("local addr");
-    let mut buf = vec![0u8; 2048];
-    let mut next = Instant::now();
-    let mut ping = tokio::time::interval(Duration::from_secs(3));
-    loop {
-        let mut outgoing = Vec::new();
-        tokio::select! {
-            frame = stream.next() => {
-                let Some(Ok(frame)) = frame else { break };
-                let Message::Text(t) = frame else { continue };
-                let Ok(msg) = serde_json::from_str::<ServerMsg>(&t) else { continue };
-                match &msg {
-                    ServerMsg::Offer { sdp } => {
-                        match peer.lock().unwrap().accept_offer(sdp) {
-                            Ok(answer) => outgoing.push(ClientMsg::Answer { sdp: answer }),
-                            Err(e) => eprintln!("test client could not accept an offer: {e}"),
-                        }
-                    }
-                    ServerMsg::Layers { active, .. } => peer.lock().unwrap().set_active_layers(active),
-                    _ => {}
-                }
-                seen.lock().unwrap().messages.push(msg);
-            }
-            r = udp.recv_from(&mut buf) => {
-                if let Ok((n, src)) = r {
-                    peer.lock().unwrap().handle_receive(Instant::now(), src, local, &buf[..n]);
-                }
-            }
-            cmd = cmds.recv() => match cmd {
-                Some(Some(m)) => outgoing.push(m),
-                _ => break,
-            },
-            _ = ping.tick() => outgoing.push(ClientMsg::Ping {}),
-            _ = tokio::time::sleep_until(next.into()) => {}
-        }
-        for m in outgoing {
-            let text = serde_json::to_string(&m).expect("serializes");
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
-            }
-        }
-        let (tx, n) = peer.lock().unwrap().poll(Instant::now());
-        next = n;
-        for t in tx {
-            let _ = udp.send_to(&t.contents, t.destination).await;
-        }
-    }
-    seen.lock().unwrap().closed = true;
 }

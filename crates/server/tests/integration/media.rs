@@ -182,7 +182,7 @@ async fn simulcast_layers_follow_the_view_and_speakers_are_announced() {
     assert_eq!(frame_size(&viewer, &talker).await.1, LAYER_FRAME_BYTES[2] as u64);
     // Nobody watches the quiet one's video: it was told to pause every layer.
     eventually(5, "the unwatched video is paused at its publisher", || {
-        let last = other.seen.lock().unwrap().messages.iter().rev().find_map(|m| match m {
+        let last = other.last(|m| match m {
             ServerMsg::Layers { active, .. } => Some(active.clone()),
             _ => None,
         });

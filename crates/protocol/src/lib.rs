@@ -1,4 +1,5 @@
 //! The signaling protocol: JSON messages over one WebSocket (`/ws`).
+//! Its own crate because two programs speak it: the server and the load tool.
 //!
 //! Every message is one JSON object whose `type` names it; PROTOCOL.md
 //! describes each with examples and must change with this file. Types only:

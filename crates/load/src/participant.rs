@@ -1,0 +1,233 @@
+//! One synthetic participant: signaling over a WebSocket, media over its own
+//! UDP socket, driven by one task.
+//!
+//! The task owns the WebSocket and the socket; the str0m peer sits behind a
+//! mutex so tests can read what it received. Counters that a benchmark sums
+//! over hundreds of participants live in one shared [`Traffic`].
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use salon_protocol::{ClientMsg, ServerMsg, PROTOCOL_VERSION};
+use salon_sfu::testkit::{Publish, Received, TestPeer};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Traffic counted across participants (shared by a whole benchmark run).
+#[derive(Default)]
+pub struct Traffic {
+    /// Count only while true (after warm-up).
+    pub recording: AtomicBool,
+    /// Datagrams received from the server (its egress).
+    pub rx_datagrams: AtomicU64,
+    /// Datagrams sent to the server (its ingress).
+    pub tx_datagrams: AtomicU64,
+    /// One-way frame latencies, µs.
+    pub latencies_us: Mutex<Vec<u32>>,
+}
+
+/// Messages kept per participant for tests to inspect (older ones dropped).
+const MAX_SEEN: usize = 10_000;
+
+pub struct Participant {
+    pub id: String,
+    pub peer: Arc<Mutex<TestPeer>>,
+    pub seen: Arc<Mutex<Vec<ServerMsg>>>,
+    pub closed: Arc<AtomicBool>,
+    cmd: mpsc::UnboundedSender<Option<ClientMsg>>,
+}
+
+/// Opens a signaling connection and completes the handshake.
+pub async fn connect(server: SocketAddr) -> anyhow::Result<Ws> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{server}/ws")).await?;
+    let hello = serde_json::to_string(&ClientMsg::Hello {
+        version: PROTOCOL_VERSION,
+    })?;
+    ws.send(Message::Text(hello.into())).await?;
+    match next_msg(&mut ws).await? {
+        ServerMsg::Hello { .. } => Ok(ws),
+        other => anyhow::bail!("expected hello, got {other:?}"),
+    }
+}
+
+/// The next protocol message, within 10 s.
+pub async fn next_msg(ws: &mut Ws) -> anyhow::Result<ServerMsg> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("no message within 10 s"))?
+            .ok_or_else(|| anyhow::anyhow!("socket closed"))??;
+        if let Message::Text(t) = frame {
+            return Ok(serde_json::from_str(&t)?);
+        }
+    }
+}
+
+impl Participant {
+    /// Joins `room` and starts the participant's task.
+    pub async fn join(
+        server: SocketAddr,
+        room: &str,
+        name: &str,
+        publish: Publish,
+        traffic: Arc<Traffic>,
+    ) -> anyhow::Result<Participant> {
+        let mut ws = connect(server).await?;
+        let udp = UdpSocket::bind("127.0.0.1:0").await?;
+        let local = udp.local_addr()?;
+        let (peer, offer) = TestPeer::with(Instant::now(), local, publish);
+        let join = ClientMsg::Join {
+            room: room.into(),
+            name: name.into(),
+            offer,
+        };
+        ws.send(Message::Text(serde_json::to_string(&join)?.into())).await?;
+        let (id, answer) = match next_msg(&mut ws).await? {
+            ServerMsg::Joined { you, answer, .. } => (you.id, answer),
+            other => anyhow::bail!("expected joined, got {other:?}"),
+        };
+        let peer = Arc::new(Mutex::new(peer));
+        lock(&peer).accept_answer(&answer).map_err(anyhow::Error::msg)?;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let closed = Arc::new(AtomicBool::new(false));
+        let (cmd, rx) = mpsc::unbounded_channel();
+        let driver = Driver {
+            udp,
+            peer: peer.clone(),
+            seen: seen.clone(),
+            traffic,
+        };
+        let flag = closed.clone();
+        tokio::spawn(async move {
+            driver.run(ws, rx).await;
+            flag.store(true, Ordering::Relaxed);
+        });
+        Ok(Participant {
+            id,
+            peer,
+            seen,
+            closed,
+            cmd,
+        })
+    }
+
+    pub fn received_from(&self, other: &Participant) -> Received {
+        lock(&self.peer).received().get(&other.id).copied().unwrap_or_default()
+    }
+
+    pub fn open_labels(&self) -> Vec<String> {
+        lock(&self.peer).open_labels()
+    }
+
+    pub fn saw(&self, f: impl Fn(&ServerMsg) -> bool) -> bool {
+        lock(&self.seen).iter().any(f)
+    }
+
+    pub fn send(&self, msg: ClientMsg) {
+        let _ = self.cmd.send(Some(msg));
+    }
+
+    /// Drops the WebSocket and the UDP socket without saying goodbye.
+    pub fn vanish(&self) {
+        let _ = self.cmd.send(None);
+    }
+}
+
+/// Locks a mutex shared with the participant's task; a panic there is a bug
+/// in this tool, and the data stays readable.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Driver {
+    udp: UdpSocket,
+    peer: Arc<Mutex<TestPeer>>,
+    seen: Arc<Mutex<Vec<ServerMsg>>>,
+    traffic: Arc<Traffic>,
+}
+
+impl Driver {
+    /// Signaling in, UDP in, timers; then UDP out.
+    async fn run(self, ws: Ws, mut cmds: mpsc::UnboundedReceiver<Option<ClientMsg>>) {
+        let (mut sink, mut stream) = ws.split();
+        let Ok(local) = self.udp.local_addr() else { return };
+        let mut buf = vec![0u8; 2048];
+        let mut next = Instant::now();
+        let mut ping = tokio::time::interval(Duration::from_secs(3));
+        loop {
+            let mut outgoing = Vec::new();
+            tokio::select! {
+                frame = stream.next() => {
+                    let Some(Ok(frame)) = frame else { break };
+                    let Message::Text(t) = frame else { continue };
+                    let Ok(msg) = serde_json::from_str::<ServerMsg>(&t) else { continue };
+                    match &msg {
+                        ServerMsg::Offer { sdp } => match lock(&self.peer).accept_offer(sdp) {
+                            Ok(answer) => outgoing.push(ClientMsg::Answer { sdp: answer }),
+                            Err(e) => eprintln!("participant could not accept an offer: {e}"),
+                        },
+                        ServerMsg::Layers { active, .. } => lock(&self.peer).set_active_layers(active),
+                        _ => {}
+                    }
+                    let mut seen = lock(&self.seen);
+                    if seen.len() >= MAX_SEEN {
+                        seen.drain(..MAX_SEEN / 2);
+                    }
+                    seen.push(msg);
+                }
+                r = self.udp.recv_from(&mut buf) => {
+                    if let Ok((n, src)) = r {
+                        let now = Instant::now();
+                        let mut peer = lock(&self.peer);
+                        peer.handle_receive(now, src, local, &buf[..n]);
+                        // Drain what is ready without going back to the scheduler.
+                        while let Ok((n, src)) = self.udp.try_recv_from(&mut buf) {
+                            peer.handle_receive(now, src, local, &buf[..n]);
+                            self.count_rx(1);
+                        }
+                        self.count_rx(1);
+                    }
+                }
+                cmd = cmds.recv() => match cmd {
+                    Some(Some(m)) => outgoing.push(m),
+                    _ => break,
+                },
+                _ = ping.tick() => outgoing.push(ClientMsg::Ping {}),
+                _ = tokio::time::sleep_until(next.into()) => {}
+            }
+            for m in outgoing {
+                let Ok(text) = serde_json::to_string(&m) else { continue };
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+            let (tx, n, latencies) = {
+                let mut peer = lock(&self.peer);
+                let (tx, n) = peer.poll(Instant::now());
+                (tx, n, std::mem::take(&mut peer.latencies_us))
+            };
+            next = n;
+            if self.traffic.recording.load(Ordering::Relaxed) {
+                self.traffic.tx_datagrams.fetch_add(tx.len() as u64, Ordering::Relaxed);
+                if !latencies.is_empty() {
+                    lock(&self.traffic.latencies_us).extend(latencies);
+                }
+            }
+            for t in tx {
+                let _ = self.udp.send_to(&t.contents, t.destination).await;
+            }
+        }
+    }
+
+    fn count_rx(&self, n: u64) {
+        if self.traffic.recording.load(Ordering::Relaxed) {
+            self.traffic.rx_datagrams.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
