@@ -10,7 +10,9 @@ import { chromium } from "playwright-core";
 export const ARTIFACTS = join(process.cwd(), "test-artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
 
-const BIN = process.env.SALON_BIN || join(process.env.CARGO_TARGET_DIR || "target", "debug", "salon");
+const TARGET = join(process.env.CARGO_TARGET_DIR || "target", "debug");
+const BIN = process.env.SALON_BIN || join(TARGET, "salon");
+export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load");
 
 /** Starts Salon; resolves with {url, stop}. */
 export async function startSalon(extraArgs = []) {
@@ -88,7 +90,9 @@ export async function inboundStats(page) {
     const audio = [];
     stats.forEach((s) => {
       if (s.type !== "inbound-rtp") return;
-      if (s.kind === "video") video.push({ mid: s.mid, framesDecoded: s.framesDecoded || 0 });
+      if (s.kind === "video") {
+        video.push({ mid: s.mid, framesDecoded: s.framesDecoded || 0, height: s.frameHeight || 0, fps: s.framesPerSecond || 0, freezes: s.freezeCount || 0 });
+      }
       if (s.kind === "audio") audio.push({ mid: s.mid, samples: s.totalSamplesReceived || 0, packets: s.packetsReceived || 0 });
     });
     return { video, audio };

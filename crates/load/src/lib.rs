@@ -7,6 +7,7 @@
 //! `salon-load` benchmark binary both use it.
 
 pub mod http;
+pub mod janus;
 pub mod metrics;
 pub mod participant;
 pub mod report;

@@ -41,6 +41,19 @@ enum Command {
         #[arg(long)]
         svg: Option<PathBuf>,
     },
+    /// Fill an existing room with synthetic participants and keep them there
+    /// (for browser tests that need a crowd). Prints "ready" once all joined.
+    Crowd {
+        #[arg(long)]
+        server: std::net::SocketAddr,
+        #[arg(long)]
+        room: String,
+        #[arg(long, default_value_t = 47)]
+        participants: usize,
+        /// Seconds to stay.
+        #[arg(long, default_value_t = 120)]
+        duration: u64,
+    },
     /// The floor: cost of an AES-128-GCM seal and a UDP send per packet here.
     Limit {
         #[arg(long)]
@@ -86,6 +99,17 @@ async fn main() -> anyhow::Result<()> {
             }
             write(&out, &serde_json::to_string_pretty(&reports)?)?;
             write(&svg, &salon_load::report::sweep_svg(&reports))?;
+        }
+        Command::Crowd {
+            server,
+            room,
+            participants,
+            duration,
+        } => {
+            let people = scenario::crowd(server, &room, participants).await?;
+            println!("ready");
+            tokio::time::sleep(std::time::Duration::from_secs(duration)).await;
+            drop(people);
         }
         Command::Limit { out } => {
             let r = limit::measure()?;

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use salon_load::janus::{self, JanusParticipant};
 use salon_load::participant::{lock, Participant, Traffic};
 use salon_load::report::{percentile_ms, Report};
 use salon_load::{http, metrics};
@@ -43,6 +44,31 @@ pub struct Options {
     /// People speaking in each room (the others send DTX-like silence).
     #[arg(long, default_value_t = 3)]
     pub speakers: usize,
+    /// Drive Janus VideoRoom (its WebSocket API at --server) instead of Salon.
+    #[arg(long)]
+    pub janus: bool,
+    /// Local address for media sockets (Janus needs 127.0.0.2, see bench/janus-room50).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+}
+
+/// A participant of either server.
+enum Member {
+    Salon(Participant),
+    Janus(JanusParticipant),
+}
+
+impl Member {
+    fn loss(&self) -> (u64, f64) {
+        match self {
+            Member::Salon(p) => lock(&p.peer).loss(),
+            Member::Janus(j) => j
+                .peers
+                .iter()
+                .map(|p| lock(p).loss())
+                .fold((0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1)),
+        }
+    }
 }
 
 fn progress(label: &str, done: usize, total: usize) {
@@ -62,49 +88,11 @@ fn progress(label: &str, done: usize, total: usize) {
 pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> {
     let traffic = Arc::new(Traffic::default());
     let room_count = participants.div_ceil(opts.room_size.max(1));
-    let mut rooms = Vec::new();
-    for i in 0..room_count {
-        rooms.push(http::create_room(opts.server, &format!("load {i}")).await?);
-    }
-
-    // Join in small concurrent batches.
-    let mut people: Vec<(usize, Participant)> = Vec::new();
-    let batch = 8;
-    for start in (0..participants).step_by(batch) {
-        let mut joins = Vec::new();
-        for i in start..(start + batch).min(participants) {
-            let room = i / opts.room_size.max(1);
-            let publish = Publish {
-                simulcast: true,
-                speaking: i % opts.room_size.max(1) < opts.speakers,
-                ..Publish::av()
-            };
-            let (server, room_id, t) = (opts.server, rooms[room].clone(), traffic.clone());
-            joins.push(tokio::spawn(async move {
-                Participant::join(server, &room_id, &format!("load-{i}"), publish, t)
-                    .await
-                    .map(|p| (room, p))
-            }));
-        }
-        for j in joins {
-            people.push(j.await??);
-        }
-        progress("joining", people.len(), participants);
-    }
-
-    // Each looks at the first `visible` others of its room (speakers come first).
-    for (room, me) in &people {
-        let tiles = people
-            .iter()
-            .filter(|(r, p)| r == room && p.id != me.id)
-            .take(opts.visible)
-            .map(|(_, p)| Tile {
-                id: p.id.clone(),
-                height: opts.tile_height,
-            })
-            .collect();
-        me.send(ClientMsg::View { tiles });
-    }
+    let people = if opts.janus {
+        join_janus(opts, participants, room_count, &traffic).await?
+    } else {
+        join_salon(opts, participants, room_count, &traffic).await?
+    };
 
     sleep_with_progress("warm-up", opts.warmup).await;
     let cpu0 = opts.server_pid.and_then(metrics::cpu_seconds);
@@ -118,18 +106,23 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     let own1 = metrics::own_cpu_seconds();
     let rss = opts.server_pid.and_then(metrics::rss_mib).unwrap_or(0.0);
 
-    let (packets, lost) = people.iter().fold((0u64, 0.0), |(p, l), (_, x)| {
-        let (pp, ll) = lock(&x.peer).loss();
+    let (packets, lost) = people.iter().fold((0u64, 0.0), |(p, l), x| {
+        let (pp, ll) = x.loss();
         (p + pp, l + ll)
     });
     let mut lat = std::mem::take(&mut *lock(&traffic.latencies_us));
     lat.sort_unstable();
-    for (_, p) in &people {
-        p.send(ClientMsg::Leave {});
+    for m in &people {
+        match m {
+            Member::Salon(p) => p.send(ClientMsg::Leave {}),
+            Member::Janus(j) => j.quit(),
+        }
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    for (_, p) in &people {
-        p.vanish();
+    for m in &people {
+        if let Member::Salon(p) = m {
+            p.vanish();
+        }
     }
 
     let cpu = match (cpu0, cpu1) {
@@ -140,7 +133,7 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     let ingress = traffic.tx_datagrams.load(Ordering::Relaxed);
     Ok(Report {
         scenario: opts.scenario.clone(),
-        server: "salon".into(),
+        server: if opts.janus { "janus" } else { "salon" }.into(),
         participants,
         rooms: room_count,
         duration_s: elapsed,
@@ -167,10 +160,139 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     })
 }
 
+/// Joins Salon rooms in small concurrent batches; each then reports a grid
+/// view of the first `visible` others in its room (speakers come first).
+async fn join_salon(
+    opts: &Options,
+    participants: usize,
+    room_count: usize,
+    traffic: &Arc<Traffic>,
+) -> anyhow::Result<Vec<Member>> {
+    let mut rooms = Vec::new();
+    for i in 0..room_count {
+        rooms.push(http::create_room(opts.server, &format!("load {i}")).await?);
+    }
+    let size = opts.room_size.max(1);
+    let mut people: Vec<(usize, Participant)> = Vec::new();
+    let batch = 8;
+    for start in (0..participants).step_by(batch) {
+        let mut joins = Vec::new();
+        for i in start..(start + batch).min(participants) {
+            let room = i / size;
+            let publish = Publish {
+                simulcast: true,
+                speaking: i % size < opts.speakers,
+                ..Publish::av()
+            };
+            let (server, room_id, t) = (opts.server, rooms[room].clone(), traffic.clone());
+            joins.push(tokio::spawn(async move {
+                let p = Participant::join(server, &room_id, &format!("load-{i}"), publish, t).await?;
+                // Nothing on screen yet, as a browser before its first layout.
+                p.send(ClientMsg::View { tiles: Vec::new() });
+                anyhow::Ok((room, p))
+            }));
+        }
+        for j in joins {
+            people.push(j.await??);
+        }
+        progress("joining", people.len(), participants);
+    }
+    for (room, me) in &people {
+        let tiles = people
+            .iter()
+            .filter(|(r, p)| r == room && p.id != me.id)
+            .take(opts.visible)
+            .map(|(_, p)| Tile {
+                id: p.id.clone(),
+                height: opts.tile_height,
+            })
+            .collect();
+        me.send(ClientMsg::View { tiles });
+    }
+    Ok(people.into_iter().map(|(_, p)| Member::Salon(p)).collect())
+}
+
+/// The same load on Janus: each publishes one VP8 stream the size of Salon's
+/// low layer (what Salon forwards to small tiles), then subscribes to the
+/// first `visible` others of its room.
+async fn join_janus(
+    opts: &Options,
+    participants: usize,
+    room_count: usize,
+    traffic: &Arc<Traffic>,
+) -> anyhow::Result<Vec<Member>> {
+    let size = opts.room_size.max(1);
+    let base = 1000 + u64::from(std::process::id() % 1000) * 1000;
+    for i in 0..room_count {
+        janus::create_room(opts.server, base + i as u64).await?;
+    }
+    let mut people: Vec<(usize, JanusParticipant)> = Vec::new();
+    for i in 0..participants {
+        let room = i / size;
+        let publish = Publish {
+            speaking: i % size < opts.speakers,
+            ..Publish::av()
+        };
+        let p = JanusParticipant::join(
+            opts.server,
+            base + room as u64,
+            &format!("load-{i}"),
+            publish,
+            opts.bind,
+            traffic.clone(),
+        )
+        .await?;
+        people.push((room, p));
+        progress("joining", people.len(), participants);
+    }
+    // Feeds exist once the publishers' connections are up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for (room, me) in &people {
+        let feeds = people
+            .iter()
+            .filter(|(r, p)| r == room && p.feed != me.feed)
+            .take(opts.visible)
+            .map(|(_, p)| p.feed)
+            .collect();
+        me.subscribe(feeds);
+    }
+    Ok(people.into_iter().map(|(_, p)| Member::Janus(p)).collect())
+}
+
 async fn sleep_with_progress(label: &str, secs: u64) {
     for s in 0..secs {
         progress(label, s as usize, secs as usize);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     progress(label, secs as usize, secs as usize);
+}
+
+/// Joins `n` silent simulcast publishers to `room`. They never announce a
+/// camera (no `state` message), so browsers show them as initials and do not
+/// ask for their video; each watches four others at the low layer.
+pub async fn crowd(server: SocketAddr, room: &str, n: usize) -> anyhow::Result<Vec<Participant>> {
+    let traffic = Arc::new(Traffic::default());
+    let mut people = Vec::new();
+    for i in 0..n {
+        let publish = Publish {
+            simulcast: true,
+            speaking: false,
+            ..Publish::av()
+        };
+        let p = Participant::join(server, room, &format!("crowd-{i}"), publish, traffic.clone()).await?;
+        // Nothing on screen yet, as a browser before its first layout.
+        p.send(ClientMsg::View { tiles: Vec::new() });
+        people.push(p);
+        progress("joining", people.len(), n);
+    }
+    for (i, me) in people.iter().enumerate() {
+        let tiles = (1..=4)
+            .map(|k| Tile {
+                id: people[(i + k) % n].id.clone(),
+                height: 120,
+            })
+            .collect();
+        me.send(ClientMsg::View { tiles });
+    }
+    Ok(people)
 }

@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 /// speaks in `hello`; the server refuses others with `unsupported_version`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Largest text message accepted from a client, in bytes. An offer with
-/// audio and video is about 5 KiB; larger messages get `message_too_large`.
-pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest text message accepted from a client, in bytes; larger ones get
+/// `message_too_large`. A join offer is about 5 KiB, but an *answer* grows
+/// with the room: ~100 m-lines in a 50-person room are ~80 KiB, so this
+/// leaves room for rooms of a few hundred.
+pub const MAX_MESSAGE_BYTES: usize = 512 * 1024;
 
 /// Hard cap at the WebSocket layer: beyond this the connection is closed.
 pub const MAX_FRAME_BYTES: usize = 1024 * 1024;

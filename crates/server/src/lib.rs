@@ -51,7 +51,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     let store = store::Store::open(&config.data_dir)
         .await
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-    let media = media::spawn(config.public_ip, config.media_port, config.bwe)
+    let media = media::spawn(config.public_ip, config.media_port, config.bwe, config.poll_coalesce_ms)
         .await
         .with_context(|| format!("binding the media UDP port {}", config.media_port))?;
     let state = AppState {

@@ -123,7 +123,7 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
 
 /// Binds the media socket and starts the loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
-pub async fn spawn(public_ip: Option<IpAddr>, port: u16, bwe: bool) -> anyhow::Result<MediaHandle> {
+pub async fn spawn(public_ip: Option<IpAddr>, port: u16, bwe: bool, coalesce_ms: u64) -> anyhow::Result<MediaHandle> {
     let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
     let bind_ip = if loopback_only {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -139,6 +139,7 @@ pub async fn spawn(public_ip: Option<IpAddr>, port: u16, bwe: bool) -> anyhow::R
     let (tx, rx) = mpsc::channel(256);
     let mut config = SfuConfig::new(candidates.clone());
     config.bwe_initial = bwe.then_some(2_500_000);
+    config.poll_coalesce = Duration::from_millis(coalesce_ms);
     let lp = MediaLoop::new(socket, state, config);
     tokio::spawn(lp.run(rx));
     Ok(MediaHandle {
@@ -157,6 +158,17 @@ struct MediaLoop {
     local_ips: HashSet<IpAddr>,
     events: HashMap<PeerId, mpsc::UnboundedSender<PeerEvent>>,
     send_drops: u64,
+}
+
+/// The candidate a datagram was addressed to. Behind NAT (`--public-ip`)
+/// the local address differs from the announced one: use the announced.
+/// `candidates` is never empty (there is always at least loopback).
+fn destination(candidates: &[SocketAddr], dst_ip: Option<IpAddr>) -> SocketAddr {
+    let port = candidates[0].port();
+    dst_ip
+        .map(|ip| SocketAddr::new(ip, port))
+        .filter(|a| candidates.contains(a))
+        .unwrap_or(candidates[0])
 }
 
 /// Receive buffers: one per datagram in a batch, sized for GRO super-buffers.
@@ -252,26 +264,17 @@ impl MediaLoop {
                 }
             };
             let now = Instant::now();
-            for (meta, buf) in metas.iter().zip(bufs.iter()).take(n) {
-                let destination = self.destination(meta.dst_ip);
-                let stride = meta.stride.max(1);
-                // With GRO one buffer carries several datagrams, `stride` apart.
-                for datagram in buf[..meta.len].chunks(stride) {
-                    self.sfu.handle_receive(now, meta.addr, destination, datagram);
-                }
-            }
+            let candidates = &self.candidates;
+            // With GRO one buffer carries several datagrams, `stride` apart.
+            let datagrams = metas.iter().zip(bufs.iter()).take(n).flat_map(|(meta, buf)| {
+                let destination = destination(candidates, meta.dst_ip);
+                buf[..meta.len]
+                    .chunks(meta.stride.max(1))
+                    .map(move |d| (meta.addr, destination, d))
+            });
+            self.sfu.handle_receive_batch(now, datagrams);
             self.flush();
         }
-    }
-
-    /// The candidate a datagram was addressed to. Behind NAT (`--public-ip`)
-    /// the local address differs from the announced one: use the announced.
-    fn destination(&self, dst_ip: Option<IpAddr>) -> SocketAddr {
-        let port = self.candidates[0].port();
-        dst_ip
-            .map(|ip| SocketAddr::new(ip, port))
-            .filter(|a| self.candidates.contains(a))
-            .unwrap_or(self.candidates[0])
     }
 
     /// Sends what the core produced and delivers its events.

@@ -37,12 +37,22 @@ impl Sfu {
     /// Polls every dirty peer until it waits for time, applying what its
     /// events mean for the others (which may dirty them in turn).
     pub(crate) fn drive(&mut self, now: Instant) {
+        self.drive_at = None;
         let mut work = Vec::new();
         while let Some(id) = self.dirty.pop() {
             self.poll_peer(id, &mut work);
             for p in work.drain(..) {
                 self.propagate(now, p);
             }
+        }
+    }
+
+    /// Polls one peer now and applies its events; others it writes to stay dirty.
+    pub(crate) fn poll_now(&mut self, now: Instant, id: PeerId) {
+        let mut work = Vec::new();
+        self.poll_peer(id, &mut work);
+        for p in work {
+            self.propagate(now, p);
         }
     }
 

@@ -70,6 +70,19 @@ pub const LAYER_FRAME_BYTES: [usize; 3] = [620, 2_000, 6_200];
 /// A keyframe every this many frames (and whenever the SFU asks).
 const GOP: u64 = 60;
 
+/// A client-side str0m peer on `addr`: Opus and VP8, stats every second.
+fn new_rtc(now: Instant, addr: SocketAddr) -> Rtc {
+    let mut rtc = Rtc::builder()
+        .clear_codecs()
+        .enable_opus(true, false)
+        .enable_vp8(true)
+        .set_stats_interval(Some(Duration::from_secs(1)))
+        .build(now);
+    // Invariant: a socket address always makes a valid host candidate.
+    rtc.add_local_candidate(Candidate::host(addr, "udp").expect("host candidate from a socket address"));
+    rtc
+}
+
 fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)
@@ -189,6 +202,25 @@ impl TestPeer {
             ingress: HashMap::new(),
         };
         (peer, offer.to_sdp_string())
+    }
+
+    /// A receive-only peer that waits for the other side's offer (as a
+    /// subscriber to an SFU that offers first, e.g. Janus).
+    pub fn receiver(now: Instant, addr: SocketAddr) -> Self {
+        let (mut peer, _) = Self::with(
+            now,
+            addr,
+            Publish {
+                audio: false,
+                video: false,
+                simulcast: false,
+                speaking: false,
+            },
+        );
+        // Start over without the placeholder offer: the remote offers first.
+        peer.rtc = new_rtc(now, addr);
+        peer.pending = None;
+        peer
     }
 
     /// Applies the SFU's answer to our first offer.
