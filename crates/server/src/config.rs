@@ -27,6 +27,11 @@ pub struct Config {
     #[arg(long, env = "SALON_MEDIA_PORT", default_value_t = 40000)]
     pub media_port: u16,
 
+    /// Media loops, one per CPU core by default; loop i uses UDP port
+    /// --media-port + i, and each room lives in one loop.
+    #[arg(long, env = "SALON_MEDIA_LOOPS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=64), usize::from))]
+    pub media_loops: Option<usize>,
+
     /// Address announced to browsers in ICE candidates. Default: every IPv4
     /// address of this machine (loopback and LAN), which suits localhost and
     /// LAN use. Set it to the public IP behind a port-forwarding router.
@@ -70,6 +75,8 @@ impl Config {
             listen: "127.0.0.1:0".parse().expect("valid address"),
             data_dir,
             media_port: 0,
+            // Two loops, so tests exercise rooms spread over loops.
+            media_loops: Some(2),
             public_ip: Some("127.0.0.1".parse().expect("valid address")),
             max_participants: 50,
             bwe: false,

@@ -38,7 +38,8 @@ pub struct AppState {
 /// A running server.
 pub struct Salon {
     pub http_addr: SocketAddr,
-    pub media_addr: SocketAddr,
+    /// The UDP address of each media loop.
+    pub media_addrs: Vec<SocketAddr>,
     /// The URL to open in a browser.
     pub url: String,
     pub media_candidates: Vec<SocketAddr>,
@@ -51,9 +52,18 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     let store = store::Store::open(&config.data_dir)
         .await
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
-    let media = media::spawn(config.public_ip, config.media_port, config.bwe, config.poll_coalesce_ms)
+    let opts = media::MediaOptions {
+        public_ip: config.public_ip,
+        port: config.media_port,
+        loops: config
+            .media_loops
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        bwe: config.bwe,
+        coalesce_ms: config.poll_coalesce_ms,
+    };
+    let media = media::spawn(&opts)
         .await
-        .with_context(|| format!("binding the media UDP port {}", config.media_port))?;
+        .with_context(|| format!("binding the media UDP port(s) from {}", config.media_port))?;
     let state = AppState {
         store,
         rooms: Arc::new(rooms::Rooms::new(config.max_participants)),
@@ -79,7 +89,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {
             (Some(c), Some(k)) => (c.clone(), k.clone()),
             _ => {
-                let ips: Vec<_> = media.candidates.iter().map(|a| a.ip()).collect();
+                let ips: Vec<_> = media.candidates().iter().map(|a| a.ip()).collect();
                 tls::self_signed(&config.data_dir, &ips)?
             }
         };
@@ -95,9 +105,9 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
 
     Ok(Salon {
         http_addr,
-        media_addr: media.local_addr,
+        media_addrs: media.local_addrs(),
         url,
-        media_candidates: media.candidates,
+        media_candidates: media.candidates(),
         handle,
         task,
     })

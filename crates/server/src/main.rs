@@ -12,9 +12,10 @@ async fn main() -> anyhow::Result<()> {
 
     let salon = salon::start(config).await?;
     let candidates: Vec<String> = salon.media_candidates.iter().map(|a| a.to_string()).collect();
+    let ports: Vec<String> = salon.media_addrs.iter().map(|a| a.to_string()).collect();
     tracing::info!(
         "media on UDP {} (announced as {})",
-        salon.media_addr,
+        ports.join(", "),
         candidates.join(", ")
     );
     tracing::info!("Salon is ready: open {}", salon.url);

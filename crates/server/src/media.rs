@@ -1,4 +1,8 @@
-//! The media loop: one UDP socket and one task that drive the sans-IO core.
+//! The media loops: each one UDP socket and one task driving a sans-IO core.
+//!
+//! There is one loop per CPU core (`--media-loops`), each on its own port
+//! (`--media-port` + i). A room lives wholly in one loop, chosen round-robin
+//! by its core id, so loops share nothing and scale with cores.
 //!
 //! ```text
 //!  signaling sessions ──MediaCommand──►┐
@@ -46,12 +50,18 @@ pub enum MediaCommand {
     },
 }
 
-/// How signaling talks to the media loop. Cheap to clone.
+/// One media loop, as signaling sees it.
 #[derive(Clone)]
-pub struct MediaHandle {
+pub struct LoopHandle {
     tx: mpsc::Sender<MediaCommand>,
     pub local_addr: SocketAddr,
     pub candidates: Vec<SocketAddr>,
+}
+
+/// How signaling talks to the media loops. Cheap to clone.
+#[derive(Clone)]
+pub struct MediaHandle {
+    pub loops: Vec<LoopHandle>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +73,16 @@ pub enum MediaError {
 }
 
 impl MediaHandle {
+    /// The loop that owns `room`.
+    fn owner(&self, room: RoomId) -> &LoopHandle {
+        // Invariant: `spawn` starts at least one loop.
+        &self.loops[(room.0 % self.loops.len() as u64) as usize]
+    }
+
+    async fn send(&self, room: RoomId, cmd: MediaCommand) -> Result<(), MediaError> {
+        self.owner(room).tx.send(cmd).await.map_err(|_| MediaError::Stopped)
+    }
+
     pub async fn join(
         &self,
         room: RoomId,
@@ -72,35 +92,72 @@ impl MediaHandle {
         events: mpsc::UnboundedSender<PeerEvent>,
     ) -> Result<String, MediaError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = MediaCommand::Join {
+        self.send(
             room,
-            peer,
-            label,
-            offer,
-            events,
-            reply,
-        };
-        self.tx.send(cmd).await.map_err(|_| MediaError::Stopped)?;
+            MediaCommand::Join {
+                room,
+                peer,
+                label,
+                offer,
+                events,
+                reply,
+            },
+        )
+        .await?;
         Ok(rx.await.map_err(|_| MediaError::Stopped)??)
     }
 
-    pub async fn answer(&self, peer: PeerId, sdp: String) -> Result<(), MediaError> {
+    pub async fn answer(&self, room: RoomId, peer: PeerId, sdp: String) -> Result<(), MediaError> {
         let (reply, rx) = oneshot::channel();
-        self.tx
-            .send(MediaCommand::Answer { peer, sdp, reply })
-            .await
-            .map_err(|_| MediaError::Stopped)?;
+        self.send(room, MediaCommand::Answer { peer, sdp, reply }).await?;
         Ok(rx.await.map_err(|_| MediaError::Stopped)??)
     }
 
     /// Reports which tiles a participant sees (drives layers and pausing).
-    pub async fn view(&self, peer: PeerId, tiles: Vec<(String, u32)>) {
-        let _ = self.tx.send(MediaCommand::View { peer, tiles }).await;
+    pub async fn view(&self, room: RoomId, peer: PeerId, tiles: Vec<(String, u32)>) {
+        let _ = self.send(room, MediaCommand::View { peer, tiles }).await;
     }
 
-    pub async fn leave(&self, peer: PeerId) {
-        let _ = self.tx.send(MediaCommand::Leave { peer }).await;
+    pub async fn leave(&self, room: RoomId, peer: PeerId) {
+        let _ = self.send(room, MediaCommand::Leave { peer }).await;
     }
+
+    /// Every loop's UDP address.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.loops.iter().map(|l| l.local_addr).collect()
+    }
+
+    /// Every candidate announced, over all loops.
+    pub fn candidates(&self) -> Vec<SocketAddr> {
+        self.loops.iter().flat_map(|l| l.candidates.iter().copied()).collect()
+    }
+}
+
+/// Settings of the media loops (from `Config`).
+#[derive(Debug, Clone)]
+pub struct MediaOptions {
+    pub public_ip: Option<IpAddr>,
+    /// First UDP port; loop i uses port + i (0: each picks a free port).
+    pub port: u16,
+    pub loops: usize,
+    pub bwe: bool,
+    pub coalesce_ms: u64,
+}
+
+/// Starts the media loops.
+pub async fn spawn(opts: &MediaOptions) -> anyhow::Result<MediaHandle> {
+    let mut loops = Vec::new();
+    for i in 0..opts.loops.max(1) {
+        let port = if opts.port == 0 {
+            0
+        } else {
+            opts.port
+                .checked_add(i as u16)
+                .ok_or_else(|| anyhow::anyhow!("media port out of range"))?
+        };
+        loops.push(spawn_loop(opts, port).await?);
+    }
+    Ok(MediaHandle { loops })
 }
 
 /// The ICE host candidates to announce for a media socket on `port`.
@@ -121,9 +178,10 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
     ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
 }
 
-/// Binds the media socket and starts the loop. Loopback-only candidates bind
+/// Binds one media socket and starts its loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
-pub async fn spawn(public_ip: Option<IpAddr>, port: u16, bwe: bool, coalesce_ms: u64) -> anyhow::Result<MediaHandle> {
+async fn spawn_loop(opts: &MediaOptions, port: u16) -> anyhow::Result<LoopHandle> {
+    let (public_ip, bwe, coalesce_ms) = (opts.public_ip, opts.bwe, opts.coalesce_ms);
     let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
     let bind_ip = if loopback_only {
         IpAddr::V4(Ipv4Addr::LOCALHOST)
@@ -142,7 +200,7 @@ pub async fn spawn(public_ip: Option<IpAddr>, port: u16, bwe: bool, coalesce_ms:
     config.poll_coalesce = Duration::from_millis(coalesce_ms);
     let lp = MediaLoop::new(socket, state, config);
     tokio::spawn(lp.run(rx));
-    Ok(MediaHandle {
+    Ok(LoopHandle {
         tx,
         local_addr,
         candidates,

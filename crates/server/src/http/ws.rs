@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
-use salon_sfu::{PeerEvent, PeerId, SfuError};
+use salon_sfu::{PeerEvent, PeerId, RoomId, SfuError};
 use tokio::sync::mpsc;
 
 use crate::media::MediaError;
@@ -40,6 +40,8 @@ enum Phase {
 
 struct Joined {
     room: String,
+    /// The media core's id of the room (which media loop owns it).
+    core_room: RoomId,
     pid: String,
     peer: PeerId,
 }
@@ -174,8 +176,8 @@ impl Session {
             (ClientMsg::Join { room, name, offer }, Phase::Ready) => self.join(room, name, offer).await,
             (ClientMsg::Join { .. }, Phase::Joined(_)) => self.error(ErrorCode::AlreadyJoined, "already in a room"),
             (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
-                let peer = j.peer;
-                match self.state.media.answer(peer, sdp).await {
+                let (room, peer) = (j.core_room, j.peer);
+                match self.state.media.answer(room, peer, sdp).await {
                     Ok(()) => {}
                     Err(MediaError::Sfu(SfuError::NoPendingOffer)) => {
                         self.error(ErrorCode::BadMessage, "no offer is waiting for an answer")
@@ -192,9 +194,9 @@ impl Session {
                     let msg = format!("a view lists at most {} tiles", protocol::MAX_VIEW_TILES);
                     return self.error(ErrorCode::BadMessage, msg);
                 }
-                let peer = j.peer;
+                let (room, peer) = (j.core_room, j.peer);
                 let tiles = tiles.into_iter().map(|t| (t.id, t.height.min(8192))).collect();
-                self.state.media.view(peer, tiles).await;
+                self.state.media.view(room, peer, tiles).await;
             }
             (ClientMsg::Leave {}, Phase::Joined(_)) => self.leave_room().await,
             (
@@ -261,6 +263,7 @@ impl Session {
         self.state.rooms.announce(&room.id, &me.id);
         self.phase = Phase::Joined(Joined {
             room: room.id,
+            core_room,
             pid: me.id,
             peer,
         });
@@ -291,7 +294,7 @@ impl Session {
         if let Phase::Joined(j) = std::mem::replace(&mut self.phase, Phase::Ready) {
             tracing::info!(room = %short(&j.room), participant = %j.pid, "left");
             self.state.rooms.leave(&j.room, &j.pid);
-            self.state.media.leave(j.peer).await;
+            self.state.media.leave(j.core_room, j.peer).await;
         }
     }
 }

@@ -24,8 +24,9 @@ impl TestServer {
     pub fn http(&self) -> SocketAddr {
         self.salon.as_ref().expect("running").http_addr
     }
-    pub fn media(&self) -> SocketAddr {
-        self.salon.as_ref().expect("running").media_addr
+    /// The UDP address of every media loop.
+    pub fn media(&self) -> Vec<SocketAddr> {
+        self.salon.as_ref().expect("running").media_addrs.clone()
     }
     pub async fn stop(&mut self) {
         if let Some(s) = self.salon.take() {
