@@ -40,6 +40,9 @@ pub struct Participant {
     pub peer: Arc<Mutex<TestPeer>>,
     pub seen: Arc<Mutex<Vec<ServerMsg>>>,
     pub closed: Arc<AtomicBool>,
+    /// Inbound bandwidth cap in bits/s (0: none): datagrams over it are
+    /// dropped, like a bottleneck link, to test congestion handling.
+    pub inbound_limit: Arc<AtomicU64>,
     cmd: mpsc::UnboundedSender<Option<ClientMsg>>,
 }
 
@@ -97,11 +100,18 @@ impl Participant {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let closed = Arc::new(AtomicBool::new(false));
         let (cmd, rx) = mpsc::unbounded_channel();
+        let inbound_limit = Arc::new(AtomicU64::new(0));
+        let limiter = Policer {
+            limit: inbound_limit.clone(),
+            tokens: 0.0,
+            at: Instant::now(),
+        };
         let driver = Driver {
             udp,
             peer: peer.clone(),
             seen: seen.clone(),
             traffic,
+            limiter: Mutex::new(limiter),
         };
         let flag = closed.clone();
         tokio::spawn(async move {
@@ -113,6 +123,7 @@ impl Participant {
             peer,
             seen,
             closed,
+            inbound_limit,
             cmd,
         })
     }
@@ -150,6 +161,34 @@ struct Driver {
     peer: Arc<Mutex<TestPeer>>,
     seen: Arc<Mutex<Vec<ServerMsg>>>,
     traffic: Arc<Traffic>,
+    limiter: Mutex<Policer>,
+}
+
+/// A token bucket on received bytes (burst: 50 ms at the limit, at least one
+/// full packet). Over the limit, datagrams are dropped.
+struct Policer {
+    limit: Arc<AtomicU64>,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Policer {
+    fn admit(&mut self, now: Instant, bytes: usize) -> bool {
+        let bps = self.limit.load(Ordering::Relaxed);
+        if bps == 0 {
+            return true;
+        }
+        let rate = bps as f64 / 8.0;
+        let burst = (rate * 0.05).max(1500.0);
+        self.tokens = (self.tokens + now.saturating_duration_since(self.at).as_secs_f64() * rate).min(burst);
+        self.at = now;
+        if self.tokens >= bytes as f64 {
+            self.tokens -= bytes as f64;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 impl Driver {
@@ -185,10 +224,15 @@ impl Driver {
                     if let Ok((n, src)) = r {
                         let now = Instant::now();
                         let mut peer = lock(&self.peer);
-                        peer.handle_receive(now, src, local, &buf[..n]);
+                        let mut limiter = lock(&self.limiter);
+                        if limiter.admit(now, n) {
+                            peer.handle_receive(now, src, local, &buf[..n]);
+                        }
                         // Drain what is ready without going back to the scheduler.
                         while let Ok((n, src)) = self.udp.try_recv_from(&mut buf) {
-                            peer.handle_receive(now, src, local, &buf[..n]);
+                            if limiter.admit(now, n) {
+                                peer.handle_receive(now, src, local, &buf[..n]);
+                            }
                             self.count_rx(1);
                         }
                         self.count_rx(1);

@@ -198,3 +198,75 @@ async fn simulcast_layers_follow_the_view_and_speakers_are_announced() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bandwidth_limited_subscriber_gets_a_lower_layer_and_recovers() {
+    let server = spawn_server_with(|c| c.bwe = true).await;
+    let room = create_room(&server).await;
+    let publisher = TestClient::join_with(
+        &server,
+        &room,
+        "P",
+        Publish {
+            simulcast: true,
+            ..Publish::av()
+        },
+    )
+    .await;
+    let viewer = TestClient::join(&server, &room, "V", false, false).await;
+    publisher.send(ClientMsg::View { tiles: vec![] });
+    viewer.send(ClientMsg::View {
+        tiles: vec![Tile {
+            id: publisher.id.clone(),
+            height: 720,
+        }],
+    });
+    let layer = |size: u64| LAYER_FRAME_BYTES.iter().position(|b| *b as u64 == size);
+
+    let mut seen = Vec::new();
+    // 1. Unconstrained: the large tile gets the full layer.
+    let mut ok = false;
+    for _ in 0..20 {
+        let (frames, size) = frame_size(&viewer, &publisher).await;
+        seen.push(format!("{frames}x{size}"));
+        if layer(size) == Some(2) {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "full layer while unconstrained: {seen:?}");
+
+    // 2. A 400 kb/s bottleneck: the SFU steps down to the low layer (150 kb/s) and audio keeps flowing.
+    viewer
+        .inbound_limit
+        .store(400_000, std::sync::atomic::Ordering::Relaxed);
+    let mut ok = false;
+    for _ in 0..30 {
+        let (frames, size) = frame_size(&viewer, &publisher).await;
+        seen.push(format!("limited {frames}x{size}"));
+        if layer(size) == Some(0) && frames > 10 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "low layer under a 400 kb/s limit: {seen:?}");
+    let audio = viewer.received_from(&publisher).audio_frames;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        viewer.received_from(&publisher).audio_frames > audio + 30,
+        "audio does not suffer"
+    );
+
+    // 3. The limit lifts: back up to the full layer.
+    viewer.inbound_limit.store(0, std::sync::atomic::Ordering::Relaxed);
+    let mut ok = false;
+    for _ in 0..60 {
+        let (frames, size) = frame_size(&viewer, &publisher).await;
+        seen.push(format!("free {frames}x{size}"));
+        if layer(size) == Some(2) && frames > 10 {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "recovers the full layer: {seen:?}");
+}
