@@ -23,7 +23,7 @@ pub struct Config {
     #[arg(long, env = "SALON_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
-    /// UDP port for all media (0 picks a free port).
+    /// First UDP port for media; media loop i uses this + i (0 picks free ports).
     #[arg(long, env = "SALON_MEDIA_PORT", default_value_t = 40000)]
     pub media_port: u16,
 

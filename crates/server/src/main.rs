@@ -19,6 +19,28 @@ async fn main() -> anyhow::Result<()> {
         candidates.join(", ")
     );
     tracing::info!("Salon is ready: open {}", salon.url);
+    if salon.http_addr.ip().is_unspecified() {
+        let scheme = if salon.url.starts_with("https") {
+            "https"
+        } else {
+            "http"
+        };
+        let mut lan: Vec<_> = salon
+            .media_candidates
+            .iter()
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_loopback())
+            .collect();
+        lan.dedup();
+        for ip in lan {
+            let note = if scheme == "http" {
+                " (cameras need --tls-self-signed on the LAN)"
+            } else {
+                ""
+            };
+            tracing::info!("on your network: {scheme}://{ip}:{}/{note}", salon.http_addr.port());
+        }
+    }
     // Printed plainly too, for scripts that start the binary on port 0.
     println!("listening on {}", salon.http_addr);
 
