@@ -32,7 +32,7 @@ test("50 people: small tiles get the low layer; the featured publisher is asked 
   const res = await fetch(`${salon.url}/api/rooms`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"name":"Crowd"}' });
   const { id, path } = await res.json();
   const host = new URL(salon.url).host;
-  crowd = spawn(LOAD_BIN, ["crowd", "--server", host, "--room", id, "--participants", "47", "--duration", "300"], { stdio: ["ignore", "pipe", "pipe"] });
+  crowd = spawn(LOAD_BIN, ["crowd", "--server", host, `--room=${id}`, "--participants", "47", "--duration", "300"], { stdio: ["ignore", "pipe", "pipe"] });
   let crowdLog = "";
   crowd.stderr.on("data", (d) => (crowdLog = (crowdLog + d).slice(-2000)));
   await new Promise((resolve, reject) => {

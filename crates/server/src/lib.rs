@@ -33,6 +33,44 @@ pub struct AppState {
     pub store: store::Store,
     pub rooms: Arc<rooms::Rooms>,
     pub media: media::MediaHandle,
+    /// One permit per WebSocket session: bounds memory and sockets.
+    pub sessions: Arc<tokio::sync::Semaphore>,
+    /// Room creation, instance-wide: bounds how fast the database can grow.
+    pub room_creation: Arc<RateLimit>,
+}
+
+/// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
+pub const MAX_SESSIONS: usize = 2048;
+
+/// A token bucket shared across requests.
+pub struct RateLimit {
+    per_sec: f64,
+    burst: f64,
+    state: std::sync::Mutex<(f64, std::time::Instant)>,
+}
+
+impl RateLimit {
+    pub fn new(per_sec: f64, burst: f64) -> Self {
+        RateLimit {
+            per_sec,
+            burst,
+            state: std::sync::Mutex::new((burst, std::time::Instant::now())),
+        }
+    }
+
+    /// True when one more event is allowed now.
+    pub fn admit(&self) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        s.0 = (s.0 + now.duration_since(s.1).as_secs_f64() * self.per_sec).min(self.burst);
+        s.1 = now;
+        if s.0 >= 1.0 {
+            s.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
 }
 
 /// A running server.
@@ -68,6 +106,8 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         store,
         rooms: Arc::new(rooms::Rooms::new(config.max_participants)),
         media: media.clone(),
+        sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
+        room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
     };
     let app = http::app(state).into_make_service();
 

@@ -33,7 +33,7 @@ pub enum MediaCommand {
         peer: PeerId,
         label: String,
         offer: String,
-        events: mpsc::UnboundedSender<PeerEvent>,
+        events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
         reply: oneshot::Sender<Result<String, SfuError>>,
     },
     Answer {
@@ -89,7 +89,7 @@ impl MediaHandle {
         peer: PeerId,
         label: String,
         offer: String,
-        events: mpsc::UnboundedSender<PeerEvent>,
+        events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
     ) -> Result<String, MediaError> {
         let (reply, rx) = oneshot::channel();
         self.send(
@@ -214,7 +214,7 @@ struct MediaLoop {
     candidates: Vec<SocketAddr>,
     /// IPs we may send from explicitly (addresses of this machine).
     local_ips: HashSet<IpAddr>,
-    events: HashMap<PeerId, mpsc::UnboundedSender<PeerEvent>>,
+    events: HashMap<PeerId, mpsc::UnboundedSender<(PeerId, PeerEvent)>>,
     send_drops: u64,
 }
 
@@ -362,7 +362,8 @@ impl MediaLoop {
                 Output::Event(peer, event) => {
                     let closed = matches!(event, PeerEvent::Closed(_));
                     if let Some(tx) = self.events.get(&peer) {
-                        let _ = tx.send(event);
+                        // Tagged: a session must ignore events of a peer it already left.
+                        let _ = tx.send((peer, event));
                     }
                     if closed {
                         self.events.remove(&peer);

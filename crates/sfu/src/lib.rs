@@ -65,6 +65,26 @@ pub struct RoomId(pub u64);
 pub const MAX_SDP_BYTES: usize = 512 * 1024;
 /// Most m-lines a browser may publish (camera, microphone, and later a screen with its audio).
 pub const MAX_PUBLISHED_MEDIA: usize = 4;
+/// Largest first offer from a browser: at most 4 m-lines, ~5 KiB in practice.
+pub const MAX_OFFER_BYTES: usize = 32 * 1024;
+/// Most simulcast layers a publisher may announce per m-line.
+pub const MAX_SIMULCAST_LAYERS: usize = 4;
+
+/// Rejects long simulcast rid lists, in offers and answers alike (a
+/// publisher's answer repeats its own simulcast m-line): str0m would keep a
+/// stream per rid, and layer choice scans them per frame on the shared loop.
+fn check_simulcast(sdp: &str) -> Result<(), SfuError> {
+    for line in sdp.lines().filter(|l| l.starts_with("a=simulcast:")) {
+        // "a=simulcast:send q;h;f" -> direction + layers (alternatives split on ',').
+        if line.split([' ', ';', ',']).count() > MAX_SIMULCAST_LAYERS + 1 {
+            return Err(SfuError::BadSdp(format!(
+                "more than {MAX_SIMULCAST_LAYERS} simulcast layers"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Most tiles a view report may list (a room holds at most a few hundred people).
 pub const MAX_VIEW_TILES: usize = 512;
 
@@ -227,9 +247,12 @@ impl Sfu {
         if self.config.candidates.is_empty() {
             return Err(SfuError::NoCandidates);
         }
-        if offer_sdp.len() > MAX_SDP_BYTES {
-            return Err(SfuError::BadSdp(format!("larger than {MAX_SDP_BYTES} bytes")));
+        if offer_sdp.len() > MAX_OFFER_BYTES {
+            return Err(SfuError::BadSdp(format!(
+                "an offer larger than {MAX_OFFER_BYTES} bytes"
+            )));
         }
+        check_simulcast(offer_sdp)?;
         if offer_sdp.lines().filter(|l| l.starts_with("m=")).count() > MAX_PUBLISHED_MEDIA {
             return Err(SfuError::TooManyMedia);
         }
@@ -297,8 +320,9 @@ impl Sfu {
     pub fn set_view(&mut self, now: Instant, id: PeerId, tiles: &[(String, u32)]) -> Result<(), SfuError> {
         let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
         peer.view = Some(tiles.iter().take(MAX_VIEW_TILES).cloned().collect());
-        self.rebalance(now);
-        self.drive(now);
+        // Re-balancing walks the whole loop: do it at the next tick, at most
+        // 100 ms away, however many views arrive meanwhile.
+        self.pull_tick(now);
         Ok(())
     }
 
@@ -311,10 +335,11 @@ impl Sfu {
         if sdp.len() > MAX_SDP_BYTES {
             return Err(SfuError::BadSdp(format!("larger than {MAX_SDP_BYTES} bytes")));
         }
+        check_simulcast(sdp)?;
         match peer.accept_answer(sdp) {
             Ok(opened) => {
                 if !opened.is_empty() {
-                    self.rebalance(now);
+                    self.pull_tick(now);
                 }
                 for (origin, mid, layer) in opened {
                     self.request_keyframe(now, origin, mid, layer, KeyframeRequestKind::Pli);
@@ -346,7 +371,9 @@ impl Sfu {
     fn detach_peer(&mut self, id: PeerId) -> Result<(), SfuError> {
         let mut peer = self.peers.remove(&id).ok_or(SfuError::UnknownPeer)?;
         peer.rtc.disconnect();
-        self.by_addr.retain(|_, p| *p != id);
+        if let Some(addr) = peer.addr {
+            self.by_addr.remove(&addr);
+        }
         if let Some(r) = self.rooms.get_mut(&peer.room) {
             r.members.retain(|p| *p != id);
             r.speakers.retain(|p| *p != id);
@@ -421,8 +448,15 @@ impl Sfu {
             .get(&source)
             .copied()
             .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
+        // Only STUN (first byte 0..=3) can introduce a new address: DTLS and
+        // RTP always follow a STUN check that registered their source.
+        let is_stun = data.first().is_some_and(|b| *b <= 3);
         let id = match known {
             Some(id) => id,
+            None if !is_stun => {
+                self.counters.datagrams_unrouted += 1;
+                return false;
+            }
             None => match self.peers.values().find(|p| p.rtc.accepts(&input)) {
                 Some(p) => p.id,
                 None => {
@@ -437,7 +471,12 @@ impl Sfu {
             self.close_peer(id, format!("media input failed: {e}"));
             return true;
         }
-        self.by_addr.insert(source, id);
+        if peer.addr != Some(source) {
+            if let Some(old) = peer.addr.replace(source) {
+                self.by_addr.remove(&old);
+            }
+            self.by_addr.insert(source, id);
+        }
         self.poll_now(now, id);
         true
     }
@@ -478,6 +517,12 @@ impl Sfu {
             self.detect_speakers(now);
         }
         self.drive(now);
+    }
+
+    /// Brings the next re-balancing tick to within 100 ms.
+    fn pull_tick(&mut self, now: Instant) {
+        let soon = now + Duration::from_millis(100);
+        self.next_tick = Some(self.next_tick.map_or(soon, |t| t.min(soon)));
     }
 
     /// The next output, if any. Drain it after every `handle_*` call.

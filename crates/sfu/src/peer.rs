@@ -38,6 +38,8 @@ pub(crate) struct Peer {
     pub congested_until: Option<Instant>,
     /// When a video sent to this peer last stepped up.
     pub raised_at: Option<Instant>,
+    /// The remote address media comes from (the one in `Sfu::by_addr`).
+    pub addr: Option<std::net::SocketAddr>,
 }
 
 impl Peer {
@@ -57,6 +59,7 @@ impl Peer {
             estimate: None,
             congested_until: None,
             raised_at: None,
+            addr: None,
         }
     }
 

@@ -64,9 +64,17 @@ async fn room_page(State(state): State<AppState>, Path(id): Path<String>) -> Res
 }
 
 async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    let Ok(permit) = state.sessions.clone().try_acquire_owned() else {
+        return AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server_full",
+            "too many connections; try again later",
+        )
+        .into_response();
+    };
     ws.max_message_size(protocol::MAX_FRAME_BYTES)
         .max_frame_size(protocol::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| ws::run(socket, state))
+        .on_upgrade(move |socket| ws::run(socket, state, permit))
 }
 
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a

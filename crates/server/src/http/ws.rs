@@ -26,6 +26,8 @@ use crate::AppState;
 /// The client pings every 5 s; silence this long means the peer is gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
 const SERVER_PING: Duration = Duration::from_secs(4);
+/// A client that accepts nothing for this long is gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Token bucket: sustained messages per second, and burst.
 const RATE_PER_SEC: f64 = 20.0;
 const RATE_BURST: f64 = 60.0;
@@ -50,16 +52,17 @@ struct Session {
     state: AppState,
     phase: Phase,
     outbox: mpsc::Sender<ServerMsg>,
-    media_events: mpsc::UnboundedSender<PeerEvent>,
+    media_events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
     tokens: f64,
     refilled: Instant,
     last_limit_error: Option<Instant>,
 }
 
-pub async fn run(socket: WebSocket, state: AppState) {
+/// Runs one session; `_permit` holds its place under the session cap until it ends.
+pub async fn run(socket: WebSocket, state: AppState, _permit: tokio::sync::OwnedSemaphorePermit) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_rx) = mpsc::channel::<ServerMsg>(256);
-    let (media_tx, mut media_rx) = mpsc::unbounded_channel::<PeerEvent>();
+    let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(PeerId, PeerEvent)>();
     let mut s = Session {
         state,
         phase: Phase::Greeting,
@@ -87,17 +90,17 @@ pub async fn run(socket: WebSocket, state: AppState) {
             Some(msg) = outbox_rx.recv() => {
                 // Invariant: our message types always serialize.
                 let json = serde_json::to_string(&msg).expect("server messages serialize");
-                if sink.send(Message::Text(json.into())).await.is_err() {
+                if !send_within(&mut sink, Message::Text(json.into())).await {
                     break;
                 }
             }
-            Some(event) = media_rx.recv() => s.on_media_event(event),
+            Some((peer, event)) = media_rx.recv() => s.on_media_event(peer, event),
             _ = ping.tick() => {
                 if last_seen.elapsed() > IDLE_TIMEOUT {
                     tracing::debug!("signaling session timed out");
                     break;
                 }
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                if !send_within(&mut sink, Message::Ping(Default::default())).await {
                     break;
                 }
             }
@@ -269,10 +272,14 @@ impl Session {
         });
     }
 
-    fn on_media_event(&mut self, event: PeerEvent) {
+    fn on_media_event(&mut self, peer: PeerId, event: PeerEvent) {
+        // An event of a peer this session already left (then joined again) is stale.
         let Phase::Joined(j) = &self.phase else {
             return;
         };
+        if j.peer != peer {
+            return;
+        }
         match event {
             PeerEvent::Offer(sdp) => self.reply(ServerMsg::Offer { sdp }),
             PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
@@ -297,6 +304,12 @@ impl Session {
             self.state.media.leave(j.core_room, j.peer).await;
         }
     }
+}
+
+/// Sends one frame, giving up on a client that has stopped reading (its TCP
+/// window full) so the session ends and frees its place.
+async fn send_within(sink: &mut futures_util::stream::SplitSink<WebSocket, Message>, msg: Message) -> bool {
+    matches!(tokio::time::timeout(SEND_TIMEOUT, sink.send(msg)).await, Ok(Ok(())))
 }
 
 /// 64 random bits, hex: unique within a room, and not the room's secret.
