@@ -42,6 +42,8 @@ test("three browsers see and hear each other; leaving removes the tile", async (
 
   for (const page of pages) {
     await eventually(async () => (await page.locator(".tile").count()) === 3, { what: "three tiles" });
+    // Join clicked right after typing a name must not join without the camera.
+    assert.equal(await page.locator(".tile.self.video-off").count(), 0, "own camera is on");
   }
 
   // Every page decodes two remote videos, and the counts keep growing.
@@ -76,7 +78,14 @@ test("three browsers see and hear each other; leaving removes the tile", async (
   assert.ok((await chloe.locator(".tile figcaption .name").allTextContents()).includes("Chloé (vous)"));
 
   // The fake microphones beep: remote tiles light up as speaking (RTP audio level through the SFU).
-  await eventually(async () => (await alice.locator(".tile.speaking:not(.self)").count()) > 0, { what: "a speaking ring" });
+  // The beeps are short (and DTX is silent between them), so remember any ring instead of sampling.
+  await alice.evaluate(() => {
+    const grid = document.getElementById("grid");
+    const seen = () => grid.querySelector(".tile.speaking:not(.self)") && (globalThis.ringSeen = true);
+    seen();
+    new MutationObserver(seen).observe(grid, { subtree: true, attributes: true, attributeFilter: ["class"] });
+  });
+  await eventually(() => alice.evaluate(() => globalThis.ringSeen === true), { what: "a speaking ring" });
 
   await alice.locator("#grid").screenshot({ path: join(ARTIFACTS, "grid-3.png") });
 

@@ -9,8 +9,8 @@ import { t } from "./i18n.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
-/** Threshold on RTP audio level (0..1) above which someone is speaking. */
-const SPEAKING_LEVEL = 0.04;
+/** RMS level (0..1) over a poll window above which someone is speaking. */
+const SPEAKING_LEVEL = 0.02;
 /** Tiles per page of the grid; the server sends video only for the page shown. */
 export const PAGE_SIZE = 25;
 /** Small tiles shown beside the featured one in speaker view. */
@@ -25,8 +25,10 @@ export class Grid {
     this.tiles = new Map();
     /** @type {Map<string, MediaStream>} streams that arrived before their participant */
     this.orphans = new Map();
-    /** @type {Map<string, RTCRtpReceiver>} */
-    this.audioReceivers = new Map();
+    /** @type {Map<string, string>} participant id -> their audio track id */
+    this.audioTracks = new Map();
+    /** @type {Map<string, {energy: number, duration: number}>} last audio energy seen per participant */
+    this.energy = new Map();
     /** @type {string[]} display order: self first, then most recent speakers */
     this.order = [];
     this.page = 0;
@@ -54,7 +56,10 @@ export class Grid {
     const muted = document.createElement("span");
     muted.className = "muted-mark";
     muted.setAttribute("role", "img");
-    muted.textContent = "🔇";
+    // A microphone with a slash, drawn inline (no emoji font needed).
+    muted.innerHTML =
+      '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">' +
+      '<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16"/></svg>';
     caption.append(name, muted);
     el.append(video, initials, caption);
     this.root.append(el);
@@ -94,15 +99,16 @@ export class Grid {
     this.tiles.delete(id);
     this.order = this.order.filter((x) => x !== id);
     this.orphans.delete(id);
-    this.audioReceivers.delete(id);
+    this.audioTracks.delete(id);
+    this.energy.delete(id);
     this.layout();
   }
 
   /**
    * A remote track for participant `id`.
-   * @param {string} id @param {MediaStreamTrack} track @param {MediaStream} stream @param {RTCRtpReceiver} [receiver]
+   * @param {string} id @param {MediaStreamTrack} track @param {MediaStream} stream
    */
-  attach(id, track, stream, receiver) {
+  attach(id, track, stream) {
     const tile = this.tiles.get(id);
     if (!tile) {
       this.orphans.set(id, stream);
@@ -120,7 +126,7 @@ export class Grid {
       }
       tile.audio.srcObject = new MediaStream([track]);
       tile.audio.play().catch(() => {});
-      if (receiver) this.audioReceivers.set(id, receiver);
+      this.audioTracks.set(id, track.id);
     }
   }
 
@@ -132,14 +138,27 @@ export class Grid {
     tile.el.classList.add("self");
   }
 
-  /** Marks who is speaking: remote from RTP audio levels, self from `selfLevel`. @param {string} selfId @param {number} selfLevel */
-  pollSpeaking(selfId, selfLevel) {
+  /**
+   * Marks who is speaking. Remote levels are the RMS over the last poll
+   * window, from the growth of each inbound audio stream's total energy
+   * (getStats): a short word between two polls still counts, which sampling
+   * the last packet's level would miss.
+   * @param {string} selfId @param {number} selfLevel
+   * @param {Map<string, {energy: number, duration: number}>} totals by audio track id
+   */
+  pollSpeaking(selfId, selfLevel, totals) {
     for (const [id, tile] of this.tiles) {
       let level = 0;
       if (id === selfId) level = selfLevel;
       else {
-        const src = this.audioReceivers.get(id)?.getSynchronizationSources?.()[0];
-        if (src && performance.timeOrigin + performance.now() - src.timestamp < 1000) level = src.audioLevel ?? 0;
+        const now = totals.get(this.audioTracks.get(id) ?? "");
+        const before = this.energy.get(id);
+        if (now) {
+          if (before && now.duration > before.duration) {
+            level = Math.sqrt(Math.max(0, now.energy - before.energy) / (now.duration - before.duration));
+          }
+          this.energy.set(id, now);
+        }
       }
       const speaking = tile.info.audio && level > SPEAKING_LEVEL;
       tile.el.classList.toggle("speaking", speaking);

@@ -34,30 +34,31 @@ onLangChange(renderLabels);
 $("name").value = localStorage.getItem(NAME_KEY) || "";
 renderLabels();
 loadRoomName();
-startPreview();
+/** The camera/microphone start in progress: Join waits for it. */
+let previewing = startPreview();
 
 $("pre-mic").addEventListener("click", () => {
   local.setMic(!local.micOn);
-  if (local.micOn) startPreview();
+  if (local.micOn) previewing = startPreview();
   renderLabels();
 });
 $("pre-cam").addEventListener("click", async () => {
   local.camOn = !local.camOn;
   if (!local.camOn) local.stopVideo();
-  await startPreview();
+  await (previewing = startPreview());
 });
 $("camera-select").addEventListener("change", async () => {
   local.cameraId = $("camera-select").value || undefined;
   local.stopVideo();
   local.camOn = !!local.cameraId;
-  await startPreview();
+  await (previewing = startPreview());
 });
 $("mic-select").addEventListener("change", async () => {
   local.micId = $("mic-select").value || undefined;
   local.audio?.stop();
   local.audio = null;
   local.micOn = !!local.micId;
-  await startPreview();
+  await (previewing = startPreview());
 });
 $("join-form").addEventListener("submit", (/** @type {Event} */ e) => {
   e.preventDefault();
@@ -170,6 +171,8 @@ async function join() {
   client = new SalonClient();
   wireClient(client);
   try {
+    // Joining while the camera is still starting would join without it.
+    await previewing;
     await client.connect();
     const audioTrack = local.micOn ? local.audio : null;
     const joined = await client.join({ room: roomId, name, audioTrack, videoTrack: local.camOn ? local.video : null });
@@ -202,7 +205,7 @@ function enterRoom(joined) {
     grid.add(p);
   }
   client?.sendState(me.audio, me.video);
-  speakingTimer = window.setInterval(() => grid?.pollSpeaking(selfId, local.level()), 200);
+  speakingTimer = window.setInterval(pollSpeaking, 300);
   renderLabels();
   $("mic-btn").focus();
 }
@@ -236,8 +239,7 @@ function wireClient(c) {
   });
   c.addEventListener("track", (e) => {
     const { participantId, track, stream } = /** @type {CustomEvent} */ (e).detail;
-    const receiver = c.pc?.getReceivers().find((r) => r.track === track);
-    grid?.attach(participantId, track, stream, receiver);
+    grid?.attach(participantId, track, stream);
   });
   c.addEventListener("error", (e) => {
     const { code, message } = /** @type {CustomEvent} */ (e).detail;
@@ -249,6 +251,21 @@ function wireClient(c) {
     if (!grid) return; // never entered: the join error is shown instead
     end(reason === "left" ? "room.left" : "room.connectionLost", "");
   });
+}
+
+/** Feeds the speaking rings: inbound audio energy totals, by track id. */
+async function pollSpeaking() {
+  const pc = client?.pc;
+  if (!pc || !grid) return;
+  /** @type {Map<string, {energy: number, duration: number}>} */
+  const totals = new Map();
+  const stats = await pc.getStats().catch(() => null);
+  stats?.forEach((s) => {
+    if (s.type === "inbound-rtp" && s.kind === "audio" && s.trackIdentifier) {
+      totals.set(s.trackIdentifier, { energy: s.totalAudioEnergy ?? 0, duration: s.totalSamplesDuration ?? 0 });
+    }
+  });
+  grid?.pollSpeaking(selfId, local.level(), totals);
 }
 
 /** @param {string} titleKey @param {string} detail */
@@ -317,8 +334,9 @@ function renderPeople() {
   list.replaceChildren(
     ...[...people.values()].map((p) => {
       const li = document.createElement("li");
-      const marks = `${p.audio ? "🎤" : "🔇"} ${p.video ? "📷" : "🚫"}`;
-      li.textContent = `${p.id === selfId ? t("room.you", { name: p.name }) : p.name}  ${marks}`;
+      const marks = [p.audio ? "" : t("room.muted"), p.video ? "" : t("room.cameraOff")].filter(Boolean);
+      const name = p.id === selfId ? t("room.you", { name: p.name }) : p.name;
+      li.textContent = marks.length ? `${name} · ${marks.join(", ")}` : name;
       return li;
     }),
   );

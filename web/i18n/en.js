@@ -38,6 +38,7 @@ export default {
   "room.linkCopyFailed": "Copy failed. The link is: {link}",
   "room.you": "{name} (you)",
   "room.muted": "Microphone off",
+  "room.cameraOff": "Camera off",
   "room.speaking": "Speaking",
   "room.left": "You left the room.",
   "room.rejoin": "Rejoin",

@@ -38,6 +38,7 @@ export default {
   "room.linkCopyFailed": "La copie a échoué. Le lien est : {link}",
   "room.you": "{name} (vous)",
   "room.muted": "Micro coupé",
+  "room.cameraOff": "Caméra coupée",
   "room.speaking": "Parle",
   "room.left": "Vous avez quitté le salon.",
   "room.rejoin": "Revenir",
