@@ -221,35 +221,22 @@ async fn a_bandwidth_limited_subscriber_gets_a_lower_layer_and_recovers() {
             height: 720,
         }],
     });
-    let layer = |size: u64| LAYER_FRAME_BYTES.iter().position(|b| *b as u64 == size);
-
     let mut seen = Vec::new();
+
     // 1. Unconstrained: the large tile gets the full layer.
-    let mut ok = false;
-    for _ in 0..20 {
-        let (frames, size) = frame_size(&viewer, &publisher).await;
-        seen.push(format!("{frames}x{size}"));
-        if layer(size) == Some(2) {
-            ok = true;
-            break;
-        }
-    }
-    assert!(ok, "full layer while unconstrained: {seen:?}");
+    assert!(
+        reaches_layer(&viewer, &publisher, 2, 20, "free", &mut seen).await,
+        "full layer while unconstrained: {seen:?}"
+    );
 
     // 2. A 400 kb/s bottleneck: the SFU steps down to the low layer (150 kb/s) and audio keeps flowing.
     viewer
         .inbound_limit
         .store(400_000, std::sync::atomic::Ordering::Relaxed);
-    let mut ok = false;
-    for _ in 0..30 {
-        let (frames, size) = frame_size(&viewer, &publisher).await;
-        seen.push(format!("limited {frames}x{size}"));
-        if layer(size) == Some(0) && frames > 10 {
-            ok = true;
-            break;
-        }
-    }
-    assert!(ok, "low layer under a 400 kb/s limit: {seen:?}");
+    assert!(
+        reaches_layer(&viewer, &publisher, 0, 30, "limited", &mut seen).await,
+        "low layer under a 400 kb/s limit: {seen:?}"
+    );
     let audio = viewer.received_from(&publisher).audio_frames;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(
@@ -259,14 +246,29 @@ async fn a_bandwidth_limited_subscriber_gets_a_lower_layer_and_recovers() {
 
     // 3. The limit lifts: back up to the full layer.
     viewer.inbound_limit.store(0, std::sync::atomic::Ordering::Relaxed);
-    let mut ok = false;
-    for _ in 0..60 {
-        let (frames, size) = frame_size(&viewer, &publisher).await;
-        seen.push(format!("free {frames}x{size}"));
-        if layer(size) == Some(2) && frames > 10 {
-            ok = true;
-            break;
+    assert!(
+        reaches_layer(&viewer, &publisher, 2, 60, "free again", &mut seen).await,
+        "recovers the full layer: {seen:?}"
+    );
+}
+
+/// Measures 1-second windows until `viewer` receives `publisher` in simulcast
+/// layer `want` (by frame size, with frames flowing), at most `tries` times;
+/// records each window in `seen` for the failure message.
+async fn reaches_layer(
+    viewer: &TestClient,
+    publisher: &TestClient,
+    want: usize,
+    tries: usize,
+    phase: &str,
+    seen: &mut Vec<String>,
+) -> bool {
+    for _ in 0..tries {
+        let (frames, size) = frame_size(viewer, publisher).await;
+        seen.push(format!("{phase} {frames}x{size}"));
+        if size == LAYER_FRAME_BYTES[want] as u64 && frames > 10 {
+            return true;
         }
     }
-    assert!(ok, "recovers the full layer: {seen:?}");
+    false
 }
