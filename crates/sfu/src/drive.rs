@@ -17,6 +17,8 @@ use crate::track::{TrackIn, TrackOut};
 use crate::{Output, PeerEvent, PeerId, Sfu};
 
 /// Work one peer's events create for other peers.
+// `Media` is large, but boxing it would allocate once per forwarded frame.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Propagate {
     TrackAdded(PeerId, Mid),
     Media(PeerId, MediaData),
@@ -89,27 +91,23 @@ impl Sfu {
                 str0m::Output::Event(e) => e,
             };
             match e {
-                Event::Connected => {
-                    peer.connected = true;
-                    self.outputs.push_back(Output::Event(id, PeerEvent::Connected));
-                }
+                Event::Connected => self.outputs.push_back(Output::Event(id, PeerEvent::Connected)),
                 Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                     work.push(Propagate::Close(id, "media connection lost (ICE)".into()));
                     return;
                 }
-                Event::MediaAdded(m) => {
-                    // Only what the browser sends us is a publication.
+                // Only what the browser sends us is a publication.
+                Event::MediaAdded(m)
                     if matches!(m.direction, Direction::RecvOnly | Direction::SendRecv)
-                        && peer.track_in_mut(m.mid).is_none()
-                    {
-                        let rids: Vec<_> = m
-                            .simulcast
-                            .map(|s| s.recv.iter().map(|l| l.rid).collect())
-                            .unwrap_or_default();
-                        peer.tracks_in
-                            .push(TrackIn::new(m.mid, m.kind, crate::layer::ordered(&rids)));
-                        work.push(Propagate::TrackAdded(id, m.mid));
-                    }
+                        && peer.track_in_mut(m.mid).is_none() =>
+                {
+                    let rids: Vec<_> = m
+                        .simulcast
+                        .map(|s| s.recv.iter().map(|l| l.rid).collect())
+                        .unwrap_or_default();
+                    peer.tracks_in
+                        .push(TrackIn::new(m.mid, m.kind, crate::layer::ordered(&rids)));
+                    work.push(Propagate::TrackAdded(id, m.mid));
                 }
                 Event::MediaData(d) => {
                     if !d.contiguous && d.params.spec().codec.is_video() {

@@ -571,12 +571,4 @@ impl Sfu {
             })
             .unwrap_or_default()
     }
-
-    /// The kinds `id` publishes.
-    pub fn publications(&self, id: PeerId) -> Vec<MediaKind> {
-        self.peers
-            .get(&id)
-            .map(|p| p.tracks_in.iter().map(|t| t.kind).collect())
-            .unwrap_or_default()
-    }
 }

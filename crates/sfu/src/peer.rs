@@ -29,7 +29,6 @@ pub(crate) struct Peer {
     pub next_timeout: Option<Instant>,
     /// Queued for polling in the current drive pass.
     pub dirty: bool,
-    pub connected: bool,
     /// Visible tiles `(label, height)` as last reported; `None`: never reported.
     pub view: Option<Vec<(String, u32)>>,
     /// Bandwidth estimate towards this peer (TWCC), bits/s.
@@ -54,7 +53,6 @@ impl Peer {
             pending: None,
             next_timeout: None,
             dirty: false,
-            connected: false,
             view: None,
             estimate: None,
             congested_until: None,
