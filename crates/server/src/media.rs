@@ -48,6 +48,10 @@ pub enum MediaCommand {
         peer: PeerId,
         tiles: Vec<(String, u32)>,
     },
+    MuteAudio {
+        peer: PeerId,
+        muted: bool,
+    },
 }
 
 /// One media loop, as signaling sees it.
@@ -116,6 +120,11 @@ impl MediaHandle {
     /// Reports which tiles a participant sees (drives layers and pausing).
     pub async fn view(&self, room: RoomId, peer: PeerId, tiles: Vec<(String, u32)>) {
         let _ = self.send(room, MediaCommand::View { peer, tiles }).await;
+    }
+
+    /// Stops or resumes forwarding a participant's audio (an enforced mute).
+    pub async fn mute_audio(&self, room: RoomId, peer: PeerId, muted: bool) {
+        let _ = self.send(room, MediaCommand::MuteAudio { peer, muted }).await;
     }
 
     pub async fn leave(&self, room: RoomId, peer: PeerId) {
@@ -298,6 +307,9 @@ impl MediaLoop {
             }
             MediaCommand::View { peer, tiles } => {
                 let _ = self.sfu.set_view(now, peer, &tiles);
+            }
+            MediaCommand::MuteAudio { peer, muted } => {
+                let _ = self.sfu.set_audio_muted(peer, muted);
             }
             MediaCommand::Leave { peer } => {
                 let _ = self.sfu.remove_peer(now, peer);

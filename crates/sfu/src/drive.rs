@@ -179,6 +179,10 @@ impl Sfu {
         };
         let room = publisher.room;
         let is_video = data.params.spec().codec.is_video();
+        if !is_video && publisher.audio_muted {
+            // Enforced mute: the audio goes nowhere and does not count as speech.
+            return;
+        }
         if let Some(t) = publisher.track_in_mut(data.mid) {
             if let Some(i) = t.layer_index(&data.rid) {
                 t.rates[i].add(now, data.data.len());

@@ -326,6 +326,14 @@ impl Sfu {
         Ok(())
     }
 
+    /// Stops (or resumes) forwarding `id`'s audio to everyone. This is how a
+    /// host's mute is enforced: a client that keeps sending is not heard.
+    pub fn set_audio_muted(&mut self, id: PeerId, muted: bool) -> Result<(), SfuError> {
+        let peer = self.peers.get_mut(&id).ok_or(SfuError::UnknownPeer)?;
+        peer.audio_muted = muted;
+        Ok(())
+    }
+
     /// Applies a browser's answer to the offer sent in [`PeerEvent::Offer`].
     /// Text that is not SDP is refused and changes nothing; an SDP answer
     /// that str0m cannot apply leaves the peer unusable: it is removed and a

@@ -39,6 +39,9 @@ pub(crate) struct Peer {
     pub raised_at: Option<Instant>,
     /// The remote address media comes from (the one in `Sfu::by_addr`).
     pub addr: Option<std::net::SocketAddr>,
+    /// Audio from this peer is not forwarded (muted by a host, or not yet
+    /// allowed to speak): the server enforces a mute, not the browser.
+    pub audio_muted: bool,
 }
 
 impl Peer {
@@ -58,6 +61,7 @@ impl Peer {
             congested_until: None,
             raised_at: None,
             addr: None,
+            audio_muted: false,
         }
     }
 

@@ -476,3 +476,21 @@ fn a_non_sdp_answer_while_an_offer_waits_changes_nothing() {
     assert!(net.got(a, b).video_frames > 20, "b's tracks opened at a");
     assert!(net.closed.is_empty());
 }
+
+#[test]
+fn a_muted_publisher_is_not_heard_until_unmuted() {
+    let mut net = Net::new();
+    let a = net.join(1, true, true);
+    let b = net.join(1, true, true);
+    net.run(Duration::from_secs(3));
+    assert!(net.delta(b, a, Duration::from_secs(1)).audio_frames > 10, "a is heard");
+    net.sfu.set_audio_muted(a, true).unwrap();
+    net.run(Duration::from_millis(100));
+    let muted = net.delta(b, a, Duration::from_secs(2));
+    assert_eq!(muted.audio_frames, 0, "a muted by the server is not forwarded");
+    assert!(muted.video_frames > 10, "video keeps flowing");
+    assert!(net.delta(a, b, Duration::from_secs(1)).audio_frames > 10, "a still hears b");
+    net.sfu.set_audio_muted(a, false).unwrap();
+    assert!(net.delta(b, a, Duration::from_secs(1)).audio_frames > 10, "heard again");
+    assert_eq!(net.sfu.set_audio_muted(PeerId(999), true), Err(SfuError::UnknownPeer));
+}
