@@ -48,7 +48,18 @@ pub struct Participant {
 
 /// Opens a signaling connection and completes the handshake.
 pub async fn connect(server: SocketAddr) -> anyhow::Result<Ws> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{server}/ws")).await?;
+    connect_as(server, None).await
+}
+
+/// Like [`connect`], presenting a device token (the `salon_device` cookie a
+/// browser would send), which is how the server recognises a room's host.
+pub async fn connect_as(server: SocketAddr, device: Option<&str>) -> anyhow::Result<Ws> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut req = format!("ws://{server}/ws").into_client_request()?;
+    if let Some(d) = device {
+        req.headers_mut().insert("cookie", format!("salon_device={d}").parse()?);
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
     let hello = serde_json::to_string(&ClientMsg::Hello {
         version: PROTOCOL_VERSION,
     })?;
@@ -81,7 +92,20 @@ impl Participant {
         publish: Publish,
         traffic: Arc<Traffic>,
     ) -> anyhow::Result<Participant> {
-        let mut ws = connect(server).await?;
+        Participant::join_as(server, room, name, publish, traffic, JoinAs::default()).await
+    }
+
+    /// Joins as a given device, with an invite; waits in the waiting room
+    /// (up to `JoinAs::wait`) when the room has one.
+    pub async fn join_as(
+        server: SocketAddr,
+        room: &str,
+        name: &str,
+        publish: Publish,
+        traffic: Arc<Traffic>,
+        opts: JoinAs,
+    ) -> anyhow::Result<Participant> {
+        let mut ws = connect_as(server, opts.device.as_deref()).await?;
         let udp = UdpSocket::bind("127.0.0.1:0").await?;
         let local = udp.local_addr()?;
         let (peer, offer) = TestPeer::with(Instant::now(), local, publish);
@@ -89,11 +113,31 @@ impl Participant {
             room: room.into(),
             name: name.into(),
             offer,
+            invite: opts.invite.clone(),
         };
-        ws.send(Message::Text(serde_json::to_string(&join)?.into())).await?;
-        let (id, answer) = match next_msg(&mut ws).await? {
-            ServerMsg::Joined { you, answer, .. } => (you.id, answer),
-            other => anyhow::bail!("expected joined, got {other:?}"),
+        let join = serde_json::to_string(&join)?;
+        ws.send(Message::Text(join.clone().into())).await?;
+        let deadline = Instant::now() + opts.wait;
+        let (id, answer) = loop {
+            match next_msg(&mut ws).await? {
+                ServerMsg::Joined { you, answer, .. } => break (you.id, answer),
+                ServerMsg::Waiting { .. } => loop {
+                    anyhow::ensure!(Instant::now() < deadline, "not admitted in time");
+                    match next_msg(&mut ws).await {
+                        Ok(ServerMsg::Admitted {}) => {
+                            ws.send(Message::Text(join.clone().into())).await?;
+                            break;
+                        }
+                        Ok(ServerMsg::Denied {}) => anyhow::bail!("denied"),
+                        Ok(ServerMsg::Error { code, message }) => anyhow::bail!("{code:?}: {message}"),
+                        Ok(_) => {}
+                        // A quiet stretch in the waiting room is normal.
+                        Err(e) if e.to_string().starts_with("no message within") => {}
+                        Err(e) => return Err(e),
+                    }
+                },
+                other => anyhow::bail!("expected joined, got {other:?}"),
+            }
         };
         let peer = Arc::new(Mutex::new(peer));
         lock(&peer).accept_answer(&answer).map_err(anyhow::Error::msg)?;
@@ -147,6 +191,25 @@ impl Participant {
     /// Drops the WebSocket and the UDP socket without saying goodbye.
     pub fn vanish(&self) {
         let _ = self.cmd.send(None);
+    }
+}
+
+/// How to join: as which device, with which invite, and how long to wait
+/// in a waiting room.
+#[derive(Debug, Clone)]
+pub struct JoinAs {
+    pub device: Option<String>,
+    pub invite: Option<String>,
+    pub wait: Duration,
+}
+
+impl Default for JoinAs {
+    fn default() -> Self {
+        JoinAs {
+            device: None,
+            invite: None,
+            wait: Duration::from_secs(30),
+        }
     }
 }
 

@@ -35,21 +35,111 @@ pub const MAX_NAME_CHARS: usize = 40;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClientMsg {
     /// First message: the protocol version the client speaks.
-    Hello { version: u32 },
+    Hello {
+        version: u32,
+    },
     /// Enter a room with a display name and the SDP offer for our own tracks.
-    Join { room: String, name: String, offer: String },
+    /// `invite`: a token from the host's roster, to skip the waiting room.
+    Join {
+        room: String,
+        name: String,
+        offer: String,
+        #[serde(default)]
+        invite: Option<String>,
+    },
     /// The answer to an `offer` from the server.
-    Answer { sdp: String },
+    Answer {
+        sdp: String,
+    },
     /// Our microphone / camera is on or off (shown to others).
-    State { audio: bool, video: bool },
+    State {
+        audio: bool,
+        video: bool,
+    },
     /// The tiles our screen shows now, with their height in device pixels.
     /// Video of people not listed is not sent; the others come in the
     /// simulcast layer that fits. At most [`MAX_VIEW_TILES`] entries.
-    View { tiles: Vec<Tile> },
+    View {
+        tiles: Vec<Tile>,
+    },
     /// Keepalive; the server replies `pong`.
     Ping {},
     /// Leave the room (closing the socket does the same).
     Leave {},
+
+    // Host commands: refused with `forbidden` unless sent by the host or a co-host.
+    /// Lock (nobody new may enter) or unlock the room.
+    Lock {
+        locked: bool,
+    },
+    /// Remove a participant from this session; `ban`: also for good.
+    Remove {
+        id: String,
+        #[serde(default)]
+        ban: bool,
+    },
+    /// End the room for everyone (host only, not co-hosts).
+    EndRoom {},
+    /// Let someone in from the waiting room, or turn them away.
+    Admit {
+        id: String,
+    },
+    Deny {
+        id: String,
+    },
+    AdmitAll {},
+    /// Mute one participant, or everyone but the hosts (enforced by the SFU).
+    Mute {
+        id: String,
+    },
+    MuteAll {},
+    /// Let a participant unmute when participants cannot unmute themselves.
+    AllowUnmute {
+        id: String,
+    },
+    /// Ask someone to turn their camera on (they decide).
+    AskVideo {
+        id: String,
+    },
+    /// Show one participant large for everyone; `null` ends the spotlight.
+    Spotlight {
+        id: Option<String>,
+    },
+    /// Make a participant co-host or take it back (host only).
+    Cohost {
+        id: String,
+        on: bool,
+    },
+    /// Room policies; kept with the room.
+    Policy {
+        waiting_room: bool,
+        mute_on_entry: bool,
+        self_unmute: bool,
+    },
+    /// Put a hand down (hosts: anyone's).
+    LowerHand {
+        id: String,
+    },
+
+    // Everyone in the room.
+    /// A chat line (1 to [`MAX_CHAT_CHARS`] characters).
+    Chat {
+        text: String,
+    },
+    /// Raise or lower our hand.
+    Hand {
+        raised: bool,
+    },
+    /// A short reaction, one of [`REACTIONS`].
+    React {
+        emoji: String,
+    },
+    /// Report the room (`id` null) or a participant to the instance operator.
+    Report {
+        #[serde(default)]
+        id: Option<String>,
+        reason: String,
+    },
 }
 
 /// Messages to the browser.
@@ -66,7 +156,53 @@ pub enum ServerMsg {
         room: RoomInfo,
         participants: Vec<Participant>,
         answer: String,
+        controls: Controls,
+        /// The chat so far (kept while the room lives).
+        chat: Vec<ChatLine>,
     },
+    /// The room has a waiting room: wait until a host admits (`admitted`)
+    /// or denies (`denied`) us.
+    Waiting {
+        room: RoomInfo,
+    },
+    /// A host let us in: send `join` again.
+    Admitted {},
+    /// A host turned us away from the waiting room.
+    Denied {},
+    /// To hosts: who is waiting, in order of arrival (a knock when it grows).
+    Lobby {
+        waiting: Vec<LobbyEntry>,
+    },
+    /// The room's controls changed.
+    Controls {
+        controls: Controls,
+    },
+    /// A host muted us: turn the microphone off (the SFU already stopped
+    /// forwarding our audio).
+    Muted {},
+    /// A host lets us unmute.
+    MayUnmute {},
+    /// A host asks us to turn our camera on.
+    VideoRequested {},
+    /// To hosts: raised hands, first raised first.
+    Hands {
+        ids: Vec<String>,
+    },
+    Chat {
+        line: ChatLine,
+    },
+    Reaction {
+        id: String,
+        emoji: String,
+    },
+    /// We were removed from the room (`banned`: for good).
+    Removed {
+        banned: bool,
+    },
+    /// The host ended the room.
+    Ended {},
+    /// Our report was recorded.
+    Reported {},
     /// New tracks to receive (or old ones to stop). Reply with `answer`.
     Offer {
         sdp: String,
@@ -105,6 +241,84 @@ pub struct Participant {
     pub name: String,
     pub audio: bool,
     pub video: bool,
+    #[serde(default)]
+    pub role: Role,
+    /// Hand raised.
+    #[serde(default)]
+    pub hand: bool,
+}
+
+/// What a person may do in a room. Checked by the server on every command.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Created the room (or owns it): every control.
+    Host,
+    /// Granted by the host: every control but ending the room and naming co-hosts.
+    Cohost,
+    /// Signed in.
+    Participant,
+    /// Joined by link with just a name.
+    #[default]
+    Guest,
+}
+
+impl Role {
+    /// Host or co-host.
+    pub fn moderates(self) -> bool {
+        matches!(self, Role::Host | Role::Cohost)
+    }
+}
+
+/// A room's controls, as everyone in it sees them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Controls {
+    pub locked: bool,
+    pub waiting_room: bool,
+    pub mute_on_entry: bool,
+    /// Participants may unmute themselves (otherwise they raise a hand).
+    pub self_unmute: bool,
+    /// The participant shown large for everyone.
+    pub spotlight: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ChatLine {
+    /// Participant id of the sender.
+    pub from: String,
+    pub name: String,
+    pub text: String,
+    /// Unix time, milliseconds.
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct LobbyEntry {
+    pub id: String,
+    pub name: String,
+}
+
+/// Longest chat line, in characters.
+pub const MAX_CHAT_CHARS: usize = 1000;
+/// Longest report reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+/// The reactions a participant may send.
+pub const REACTIONS: [&str; 8] = ["👏", "❤️", "😂", "😮", "🙏", "👍", "🌿", "✨"];
+
+/// Trims a chat line or report reason and checks it: 1 to `max` characters,
+/// no control characters but newlines.
+pub fn validate_text(text: &str, max: usize) -> Result<String, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("the text is empty".into());
+    }
+    if text.chars().count() > max {
+        return Err(format!("the text is longer than {max} characters"));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n') {
+        return Err("the text contains control characters".into());
+    }
+    Ok(text.to_string())
 }
 
 /// One visible tile in a `view` report.
@@ -139,6 +353,18 @@ pub enum ErrorCode {
     NegotiationFailed,
     MediaFailed,
     Internal,
+    /// Only a host (or co-host) may do that.
+    Forbidden,
+    /// The room is locked: nobody new may enter.
+    RoomLocked,
+    /// Removed from this room for good (or for this session).
+    Banned,
+    /// A scheduled session that is not open yet.
+    NotOpen,
+    /// No such participant in this room.
+    UnknownParticipant,
+    /// A chat line, reaction or reason that is not acceptable.
+    InvalidText,
 }
 
 impl ServerMsg {

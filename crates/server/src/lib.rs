@@ -37,6 +37,8 @@ pub struct AppState {
     pub sessions: Arc<tokio::sync::Semaphore>,
     /// Room creation, instance-wide: bounds how fast the database can grow.
     pub room_creation: Arc<RateLimit>,
+    /// Served over HTTPS: cookies get `Secure`.
+    pub secure_cookies: bool,
 }
 
 /// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
@@ -108,6 +110,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         media: media.clone(),
         sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
         room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
+        secure_cookies: config.tls_enabled(),
     };
     let app = http::app(state).into_make_service();
 

@@ -489,7 +489,10 @@ fn a_muted_publisher_is_not_heard_until_unmuted() {
     let muted = net.delta(b, a, Duration::from_secs(2));
     assert_eq!(muted.audio_frames, 0, "a muted by the server is not forwarded");
     assert!(muted.video_frames > 10, "video keeps flowing");
-    assert!(net.delta(a, b, Duration::from_secs(1)).audio_frames > 10, "a still hears b");
+    assert!(
+        net.delta(a, b, Duration::from_secs(1)).audio_frames > 10,
+        "a still hears b"
+    );
     net.sfu.set_audio_muted(a, false).unwrap();
     assert!(net.delta(b, a, Duration::from_secs(1)).audio_frames > 10, "heard again");
     assert_eq!(net.sfu.set_audio_muted(PeerId(999), true), Err(SfuError::UnknownPeer));

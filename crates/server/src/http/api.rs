@@ -1,20 +1,46 @@
-//! The REST API under `/api`: create a room, look one up.
+//! The REST API under `/api`: create a room, look one up, and the host's
+//! settings, roster (invites) and schedule.
 //! Errors are `{code, message}` with a proper status (see `AppError`).
+//!
+//! The host of a room is the browser that created it (its device cookie,
+//! see `device.rs`); every host-only route checks it and answers 403
+//! `forbidden` to anyone else.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
+use super::device::Device;
 use super::AppError;
-use crate::store::{self, Room};
+use crate::rooms::Settings;
+use crate::store::{self, Invite, Room, Schedule};
 use crate::AppState;
+
+type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// Unwraps a JSON body, turning a bad or oversized one into `{code, message}`.
+fn body<T>(b: JsonBody<T>) -> Result<T, AppError> {
+    b.map(|Json(t)| t).map_err(|e| {
+        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "too_large"
+        } else {
+            "bad_request"
+        };
+        AppError::new(e.status(), code, e.body_text())
+    })
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
     #[serde(default)]
     pub name: String,
+    #[serde(default)]
+    pub settings: Option<Settings>,
+    /// Makes it a scheduled session.
+    #[serde(default)]
+    pub schedule: Option<Schedule>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -25,44 +51,246 @@ pub struct RoomView {
     pub path: String,
     pub participants: usize,
     pub max_participants: usize,
+    /// The asking browser is this room's host.
+    pub host: bool,
+    pub settings: Settings,
+    pub schedule: Option<Schedule>,
+    /// When participants may enter (unix seconds), for a scheduled session.
+    pub opens_at: Option<i64>,
+    /// The server's clock (unix seconds), so a countdown ignores a wrong local clock.
+    pub now: i64,
 }
 
-fn view(state: &AppState, room: Room) -> RoomView {
-    RoomView {
+async fn view(state: &AppState, room: Room, device: &Device) -> Result<RoomView, AppError> {
+    let schedule = state.store.schedule(&room.id).await.map_err(AppError::internal)?;
+    Ok(RoomView {
         path: format!("/r/{}", room.id),
         participants: state.rooms.count(&room.id),
         max_participants: state.rooms.max_participants,
+        host: is_host(&room, device),
+        settings: room.settings,
+        opens_at: schedule.as_ref().map(Schedule::opens_at),
+        schedule,
+        now: store::unix_now(),
         id: room.id,
         name: room.name,
+    })
+}
+
+pub fn is_host(room: &Room, device: &Device) -> bool {
+    room.host_key.as_deref() == Some(device.0.as_str())
+}
+
+fn not_found() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, "room_not_found", "this room does not exist")
+}
+
+/// The room, if the asking browser hosts it.
+async fn hosted(state: &AppState, id: &str, device: &Device) -> Result<Room, AppError> {
+    let room = state
+        .store
+        .room(id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(not_found)?;
+    if !is_host(&room, device) {
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the room's host can do that",
+        ));
     }
+    Ok(room)
+}
+
+fn invalid(code: &'static str) -> impl Fn(&'static str) -> AppError {
+    move |e| AppError::new(StatusCode::BAD_REQUEST, code, e)
 }
 
 pub async fn create_room(
     State(state): State<AppState>,
-    body: Result<Json<CreateRoom>, axum::extract::rejection::JsonRejection>,
+    Extension(device): Extension<Device>,
+    b: JsonBody<CreateRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), AppError> {
-    let Json(body) = body.map_err(|e| {
-        let code = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "bad_request"
-        };
-        AppError::new(e.status(), code, e.body_text())
-    })?;
-    let name =
-        store::validate_room_name(&body.name).map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
-    let room = state.store.create_room(&name).await.map_err(AppError::internal)?;
+    let b = body(b)?;
+    let name = store::validate_room_name(&b.name).map_err(invalid("invalid_name"))?;
+    let schedule = match b.schedule {
+        Some(s) => Some(s.validated(store::unix_now()).map_err(invalid("invalid_schedule"))?),
+        None => None,
+    };
+    if !state.room_creation.admit() {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many rooms are being created; try again in a moment",
+        ));
+    }
+    let settings = b.settings.unwrap_or_default();
+    let room = state
+        .store
+        .create_room(&name, Some(&device.0), settings)
+        .await
+        .map_err(AppError::internal)?;
+    if let Some(s) = &schedule {
+        state
+            .store
+            .set_schedule(&room.id, Some(s))
+            .await
+            .map_err(AppError::internal)?;
+    }
     tracing::info!(room = %super::ws::short(&room.id), "room created");
-    Ok((StatusCode::CREATED, Json(view(&state, room))))
+    Ok((StatusCode::CREATED, Json(view(&state, room, &device).await?)))
 }
 
-pub async fn get_room(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<RoomView>, AppError> {
-    match state.store.room(&id).await.map_err(AppError::internal)? {
-        Some(room) => Ok(Json(view(&state, room))),
+pub async fn get_room(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path(id): Path<String>,
+) -> Result<Json<RoomView>, AppError> {
+    let room = state
+        .store
+        .room(&id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(not_found)?;
+    Ok(Json(view(&state, room, &device).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRoom {
+    pub settings: Settings,
+}
+
+/// Host only: the room's policies (waiting room, mute on entry, self-unmute).
+/// They apply from the next time the room opens; in a live room the host
+/// changes them over signaling (`policy`), which also stores them.
+pub async fn update_room(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path(id): Path<String>,
+    b: JsonBody<UpdateRoom>,
+) -> Result<Json<RoomView>, AppError> {
+    let b = body(b)?;
+    let mut room = hosted(&state, &id, &device).await?;
+    state
+        .store
+        .set_settings(&room.id, b.settings)
+        .await
+        .map_err(AppError::internal)?;
+    room.settings = b.settings;
+    Ok(Json(view(&state, room, &device).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvite {
+    /// Who it is for, e.g. a client's name (1 to 80 characters).
+    pub label: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InviteView {
+    pub token: String,
+    pub label: String,
+    pub created_at: i64,
+    /// The personal link: `/r/<id>?invite=<token>`.
+    pub path: String,
+}
+
+fn invite_view(room: &str, i: Invite) -> InviteView {
+    InviteView {
+        path: format!("/r/{room}?invite={}", i.token),
+        token: i.token,
+        label: i.label,
+        created_at: i.created_at,
+    }
+}
+
+pub async fn list_invites(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<InviteView>>, AppError> {
+    let room = hosted(&state, &id, &device).await?;
+    let invites = state.store.invites(&room.id).await.map_err(AppError::internal)?;
+    Ok(Json(invites.into_iter().map(|i| invite_view(&room.id, i)).collect()))
+}
+
+pub async fn create_invite(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path(id): Path<String>,
+    b: JsonBody<CreateInvite>,
+) -> Result<(StatusCode, Json<InviteView>), AppError> {
+    let b = body(b)?;
+    let room = hosted(&state, &id, &device).await?;
+    let label = crate::protocol::validate_name(&b.label).map_err(invalid("invalid_label"))?;
+    match state
+        .store
+        .create_invite(&room.id, &label)
+        .await
+        .map_err(AppError::internal)?
+    {
+        Some(i) => Ok((StatusCode::CREATED, Json(invite_view(&room.id, i)))),
         None => Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "room_not_found",
-            "this room does not exist",
+            StatusCode::CONFLICT,
+            "roster_full",
+            format!("a room's roster holds at most {} people", store::MAX_INVITES),
         )),
     }
+}
+
+pub async fn delete_invite(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path((id, token)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let room = hosted(&state, &id, &device).await?;
+    if state
+        .store
+        .delete_invite(&room.id, &token)
+        .await
+        .map_err(AppError::internal)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "invite_not_found",
+            "no such invite",
+        ))
+    }
+}
+
+pub async fn put_schedule(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path(id): Path<String>,
+    b: JsonBody<Schedule>,
+) -> Result<Json<RoomView>, AppError> {
+    let s = body(b)?
+        .validated(store::unix_now())
+        .map_err(invalid("invalid_schedule"))?;
+    let room = hosted(&state, &id, &device).await?;
+    state
+        .store
+        .set_schedule(&room.id, Some(&s))
+        .await
+        .map_err(AppError::internal)?;
+    Ok(Json(view(&state, room, &device).await?))
+}
+
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let room = hosted(&state, &id, &device).await?;
+    state
+        .store
+        .set_schedule(&room.id, None)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
 }

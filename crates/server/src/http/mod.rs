@@ -6,6 +6,8 @@
 
 mod api;
 mod assets;
+pub mod device;
+mod schedule;
 pub mod ws;
 
 use axum::extract::{Path, State, WebSocketUpgrade};
@@ -21,15 +23,30 @@ use crate::protocol;
 use crate::AppState;
 
 pub fn app(state: AppState) -> Router {
+    let secure = state.secure_cookies;
     Router::new()
         .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
         .route("/r/{id}", get(room_page))
         .route("/api/rooms", post(api::create_room))
-        .route("/api/rooms/{id}", get(api::get_room))
+        .route("/api/rooms/{id}", get(api::get_room).patch(api::update_room))
+        .route(
+            "/api/rooms/{id}/invites",
+            get(api::list_invites).post(api::create_invite),
+        )
+        .route(
+            "/api/rooms/{id}/invites/{token}",
+            axum::routing::delete(api::delete_invite),
+        )
+        .route(
+            "/api/rooms/{id}/schedule",
+            axum::routing::put(api::put_schedule).delete(api::delete_schedule),
+        )
+        .route("/r/{id}/invite.ics", get(schedule::ics))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(assets::file)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn(move |req, next| device::layer(secure, req, next)))
         .layer(middleware::from_fn(check_origin))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
@@ -63,7 +80,11 @@ async fn room_page(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn ws_upgrade(
+    State(state): State<AppState>,
+    axum::Extension(device): axum::Extension<device::Device>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let Ok(permit) = state.sessions.clone().try_acquire_owned() else {
         return AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -74,7 +95,7 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resp
     };
     ws.max_message_size(protocol::MAX_FRAME_BYTES)
         .max_frame_size(protocol::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| ws::run(socket, state, permit))
+        .on_upgrade(move |socket| ws::run(socket, state, device, permit))
 }
 
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a

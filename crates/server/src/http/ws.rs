@@ -19,8 +19,10 @@ use rand::RngCore;
 use salon_sfu::{PeerEvent, PeerId, RoomId, SfuError};
 use tokio::sync::mpsc;
 
+use super::device::Device;
 use crate::media::MediaError;
 use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
+use crate::rooms::{EnterError, Entered, Entrant, Entry};
 use crate::AppState;
 
 /// The client pings every 5 s; silence this long means the peer is gone.
@@ -37,11 +39,17 @@ static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
 enum Phase {
     Greeting,
     Ready,
+    /// In a room's waiting room, as `id`.
+    Waiting {
+        room: String,
+        id: String,
+    },
     Joined(Joined),
 }
 
 struct Joined {
     room: String,
+    room_name: String,
     /// The media core's id of the room (which media loop owns it).
     core_room: RoomId,
     pid: String,
@@ -50,6 +58,7 @@ struct Joined {
 
 struct Session {
     state: AppState,
+    device: Device,
     phase: Phase,
     outbox: mpsc::Sender<ServerMsg>,
     media_events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
@@ -59,12 +68,13 @@ struct Session {
 }
 
 /// Runs one session; `_permit` holds its place under the session cap until it ends.
-pub async fn run(socket: WebSocket, state: AppState, _permit: tokio::sync::OwnedSemaphorePermit) {
+pub async fn run(socket: WebSocket, state: AppState, device: Device, _permit: tokio::sync::OwnedSemaphorePermit) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_rx) = mpsc::channel::<ServerMsg>(256);
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(PeerId, PeerEvent)>();
     let mut s = Session {
         state,
+        device,
         phase: Phase::Greeting,
         outbox,
         media_events: media_tx,
@@ -93,6 +103,7 @@ pub async fn run(socket: WebSocket, state: AppState, _permit: tokio::sync::Owned
                 if !send_within(&mut sink, Message::Text(json.into())).await {
                     break;
                 }
+                s.after_sent(&msg).await;
             }
             Some((peer, event)) = media_rx.recv() => s.on_media_event(peer, event),
             _ = ping.tick() => {
@@ -176,8 +187,20 @@ impl Session {
             (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),
             (ClientMsg::Ping {}, _) => self.reply(ServerMsg::Pong {}),
             (_, Phase::Greeting) => self.error(ErrorCode::BadMessage, "send hello first"),
-            (ClientMsg::Join { room, name, offer }, Phase::Ready) => self.join(room, name, offer).await,
-            (ClientMsg::Join { .. }, Phase::Joined(_)) => self.error(ErrorCode::AlreadyJoined, "already in a room"),
+            (
+                ClientMsg::Join {
+                    room,
+                    name,
+                    offer,
+                    invite,
+                },
+                Phase::Ready,
+            ) => self.join(room, name, offer, invite).await,
+            (ClientMsg::Join { .. }, Phase::Joined(_) | Phase::Waiting { .. }) => {
+                self.error(ErrorCode::AlreadyJoined, "already in a room")
+            }
+            (ClientMsg::Leave {}, Phase::Waiting { .. }) => self.leave_room().await,
+            (_, Phase::Waiting { .. }) => self.error(ErrorCode::NotJoined, "wait until a host lets you in"),
             (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
                 let (room, peer) = (j.core_room, j.peer);
                 match self.state.media.answer(room, peer, sdp).await {
@@ -190,7 +213,12 @@ impl Session {
                 }
             }
             (ClientMsg::State { audio, video }, Phase::Joined(j)) => {
-                self.state.rooms.update(&j.room, &j.pid, audio, video);
+                let (room, peer) = (j.core_room, j.peer);
+                match self.state.rooms.set_state(&j.room, &j.pid, audio, video) {
+                    Ok(true) => self.state.media.mute_audio(room, peer, false).await,
+                    Ok(false) => {}
+                    Err(r) => self.error(r.code, r.message),
+                }
             }
             (ClientMsg::View { tiles }, Phase::Joined(j)) => {
                 if tiles.len() > protocol::MAX_VIEW_TILES {
@@ -202,19 +230,73 @@ impl Session {
                 self.state.media.view(room, peer, tiles).await;
             }
             (ClientMsg::Leave {}, Phase::Joined(_)) => self.leave_room().await,
-            (
-                ClientMsg::Answer { .. } | ClientMsg::State { .. } | ClientMsg::View { .. } | ClientMsg::Leave {},
-                Phase::Ready,
-            ) => self.error(ErrorCode::NotJoined, "join a room first"),
+            (_, Phase::Ready) => self.error(ErrorCode::NotJoined, "join a room first"),
+            (cmd, Phase::Joined(_)) => self.command(cmd).await,
         }
     }
 
-    async fn join(&mut self, room_id: String, name: String, offer: String) {
+    /// A host command or room-life message: checked and applied by `rooms`,
+    /// then its effects carried out here (media mutes, database writes).
+    async fn command(&mut self, cmd: ClientMsg) {
+        let Phase::Joined(j) = &self.phase else { return };
+        let fx = match self.state.rooms.command(&j.room, &j.pid, &cmd) {
+            Ok(fx) => fx,
+            Err(r) => return self.error(r.code, r.message),
+        };
+        let (room, core, room_name) = (j.room.clone(), j.core_room, j.room_name.clone());
+        for (peer, muted) in fx.mutes {
+            self.state.media.mute_audio(core, peer, muted).await;
+        }
+        let store = &self.state.store;
+        if let Some((device, name)) = fx.ban {
+            if let Err(e) = store.ban(&room, &device, &name).await {
+                tracing::error!("storing a ban failed: {e}");
+                self.error(ErrorCode::Internal, "removed, but the ban could not be saved");
+            }
+        }
+        if let Some(settings) = fx.settings {
+            if let Err(e) = store.set_settings(&room, settings).await {
+                tracing::error!("storing room settings failed: {e}");
+                self.error(
+                    ErrorCode::Internal,
+                    "changed for now, but the change could not be saved",
+                );
+            }
+        }
+        if let Some(report) = fx.report {
+            match store.add_report(&room, &room_name, &report).await {
+                Ok(()) => {
+                    tracing::info!(room = %short(&room), "report filed");
+                    self.reply(ServerMsg::Reported {});
+                }
+                Err(e) => {
+                    tracing::error!("storing a report failed: {e}");
+                    self.error(ErrorCode::Internal, "the report could not be saved; try again");
+                }
+            }
+        }
+    }
+
+    /// Some messages from the room change this session's phase once sent.
+    async fn after_sent(&mut self, msg: &ServerMsg) {
+        match msg {
+            ServerMsg::Removed { .. } | ServerMsg::Ended {} => self.leave_room().await,
+            ServerMsg::Admitted {} | ServerMsg::Denied {} => {
+                if matches!(self.phase, Phase::Waiting { .. }) {
+                    self.phase = Phase::Ready;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    async fn join(&mut self, room_id: String, name: String, offer: String, invite: Option<String>) {
         let name = match protocol::validate_name(&name) {
             Ok(n) => n,
             Err(e) => return self.error(ErrorCode::InvalidName, e),
         };
-        let room = match self.state.store.room(&room_id).await {
+        let store = &self.state.store;
+        let room = match store.room(&room_id).await {
             Ok(Some(r)) => r,
             Ok(None) => return self.error(ErrorCode::RoomNotFound, "this room does not exist; check the link"),
             Err(e) => {
@@ -222,20 +304,77 @@ impl Session {
                 return self.error(ErrorCode::Internal, "the server could not read its database");
             }
         };
+        let host = super::api::is_host(&room, &self.device);
+        let checks = async {
+            let banned = !host && store.is_banned(&room.id, &self.device.0).await?;
+            let schedule = store.schedule(&room.id).await?;
+            let invited = match &invite {
+                Some(t) if t.len() <= 64 => store.invite_valid(&room.id, t).await?,
+                _ => false,
+            };
+            Ok::<_, sqlx::Error>((banned, schedule, invited))
+        };
+        let (banned, schedule, invited) = match checks.await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!("room checks failed: {e}");
+                return self.error(ErrorCode::Internal, "the server could not read its database");
+            }
+        };
+        if banned {
+            return self.error(ErrorCode::Banned, "the host removed you from this room");
+        }
+        if let Some(s) = schedule.filter(|s| !host && crate::store::unix_now() < s.opens_at()) {
+            return self.error(
+                ErrorCode::NotOpen,
+                format!("this session opens at {} (unix time)", s.opens_at()),
+            );
+        }
+        let info = RoomInfo {
+            id: room.id.clone(),
+            name: room.name.clone(),
+            max_participants: self.state.rooms.max_participants,
+        };
         let me = Participant {
             id: new_participant_id(),
             name,
             audio: false,
             video: false,
-        };
-        let (core_room, participants) = match self.state.rooms.enter(&room.id, me.clone(), self.outbox.clone()) {
-            Ok(x) => x,
-            Err(_) => {
-                let max = self.state.rooms.max_participants;
-                return self.error(ErrorCode::RoomFull, format!("this room is full ({max} people)"));
-            }
+            role: Default::default(),
+            hand: false,
         };
         let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
+        let entrant = Entrant {
+            info: me.clone(),
+            device: self.device.clone().0,
+            host,
+            invited,
+            signed_in: false,
+            peer,
+            outbox: self.outbox.clone(),
+        };
+        let entered = match self.state.rooms.enter(&room.id, room.settings, entrant) {
+            Ok(Entry::In(e)) => e,
+            Ok(Entry::Waiting) => {
+                tracing::info!(room = %short(&room.id), participant = %me.id, "waiting");
+                self.reply(ServerMsg::Waiting { room: info });
+                self.phase = Phase::Waiting {
+                    room: room.id,
+                    id: me.id,
+                };
+                return;
+            }
+            Err(e) => {
+                let max = self.state.rooms.max_participants;
+                return match e {
+                    EnterError::Full => self.error(ErrorCode::RoomFull, format!("this room is full ({max} people)")),
+                    EnterError::LobbyFull => self.error(ErrorCode::RoomFull, "too many people are waiting; try later"),
+                    EnterError::Locked => self.error(ErrorCode::RoomLocked, "the host has locked this room"),
+                    EnterError::Removed => self.error(ErrorCode::Banned, "the host removed you from this room"),
+                };
+            }
+        };
+        let core_room = entered.core;
         let answer = match self
             .state
             .media
@@ -252,20 +391,41 @@ impl Session {
                 return self.error(code, e.to_string());
             }
         };
-        tracing::info!(room = %short(&room.id), participant = %me.id, "joined");
+        if entered.audio_muted {
+            // Queued behind the join, so it applies before any media can arrive.
+            self.state.media.mute_audio(core_room, peer, true).await;
+        }
+        tracing::info!(room = %short(&room.id), participant = %me.id, role = ?entered.you.role, "joined");
+        let moderates = entered.you.role.moderates();
+        let Entered {
+            you,
+            others,
+            controls,
+            chat,
+            lobby,
+            hands,
+            ..
+        } = *entered;
         self.reply(ServerMsg::Joined {
-            you: me.clone(),
-            room: RoomInfo {
-                id: room.id.clone(),
-                name: room.name,
-                max_participants: self.state.rooms.max_participants,
-            },
-            participants,
+            you,
+            room: info,
+            participants: others,
             answer,
+            controls,
+            chat,
         });
+        if moderates {
+            if !lobby.is_empty() {
+                self.reply(ServerMsg::Lobby { waiting: lobby });
+            }
+            if !hands.is_empty() {
+                self.reply(ServerMsg::Hands { ids: hands });
+            }
+        }
         self.state.rooms.announce(&room.id, &me.id);
         self.phase = Phase::Joined(Joined {
             room: room.id,
+            room_name: room.name,
             core_room,
             pid: me.id,
             peer,
@@ -298,10 +458,14 @@ impl Session {
     }
 
     async fn leave_room(&mut self) {
-        if let Phase::Joined(j) = std::mem::replace(&mut self.phase, Phase::Ready) {
-            tracing::info!(room = %short(&j.room), participant = %j.pid, "left");
-            self.state.rooms.leave(&j.room, &j.pid);
-            self.state.media.leave(j.core_room, j.peer).await;
+        match std::mem::replace(&mut self.phase, Phase::Ready) {
+            Phase::Joined(j) => {
+                tracing::info!(room = %short(&j.room), participant = %j.pid, "left");
+                self.state.rooms.leave(&j.room, &j.pid);
+                self.state.media.leave(j.core_room, j.peer).await;
+            }
+            Phase::Waiting { room, id } => self.state.rooms.leave(&room, &id),
+            other => self.phase = other,
         }
     }
 }

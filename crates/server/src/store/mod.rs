@@ -10,8 +10,13 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::rooms::Settings;
 use base64::Engine;
 use rand::RngCore;
+
+mod controls;
+pub use controls::{hash_token, Invite, ReportRow, Schedule, MAX_INVITES};
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Longest room name, in characters.
@@ -22,6 +27,9 @@ pub struct Room {
     pub id: String,
     pub name: String,
     pub created_at: i64,
+    /// SHA-256 of the creator's device cookie: that browser hosts the room.
+    pub host_key: Option<String>,
+    pub settings: Settings,
 }
 
 #[derive(Clone)]
@@ -45,18 +53,33 @@ impl Store {
         Ok(Store { pool })
     }
 
-    pub async fn create_room(&self, name: &str) -> Result<Room, sqlx::Error> {
+    /// Creates a room hosted by the browser whose device cookie hashes to `host_key`.
+    pub async fn create_room(
+        &self,
+        name: &str,
+        host_key: Option<&str>,
+        settings: Settings,
+    ) -> Result<Room, sqlx::Error> {
         let room = Room {
             id: new_room_id(),
             name: name.to_string(),
             created_at: unix_now(),
+            host_key: host_key.map(str::to_string),
+            settings,
         };
-        sqlx::query("INSERT INTO rooms (id, name, created_at) VALUES (?, ?, ?)")
-            .bind(&room.id)
-            .bind(&room.name)
-            .bind(room.created_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO rooms (id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&room.id)
+        .bind(&room.name)
+        .bind(room.created_at)
+        .bind(&room.host_key)
+        .bind(settings.waiting_room)
+        .bind(settings.mute_on_entry)
+        .bind(settings.self_unmute)
+        .execute(&self.pool)
+        .await?;
         Ok(room)
     }
 
@@ -64,11 +87,26 @@ impl Store {
         if !is_room_id(id) {
             return Ok(None);
         }
-        let row: Option<(String, String, i64)> = sqlx::query_as("SELECT id, name, created_at FROM rooms WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|(id, name, created_at)| Room { id, name, created_at }))
+        type Row = (String, String, i64, Option<String>, bool, bool, bool);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute FROM rooms WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute)| Room {
+                id,
+                name,
+                created_at,
+                host_key,
+                settings: Settings {
+                    waiting_room,
+                    mute_on_entry,
+                    self_unmute,
+                },
+            },
+        ))
     }
 }
 
@@ -96,7 +134,7 @@ pub fn validate_room_name(name: &str) -> Result<String, &'static str> {
     Ok(name.to_string())
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -111,7 +149,10 @@ mod tests {
     async fn rooms_persist_across_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
-        let room = store.create_room("Yoga du mardi").await.unwrap();
+        let room = store
+            .create_room("Yoga du mardi", Some("k"), Settings::default())
+            .await
+            .unwrap();
         assert!(is_room_id(&room.id));
         drop(store);
         let store = Store::open(dir.path()).await.unwrap();

@@ -60,6 +60,7 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
         room: room.clone(),
         name: "Mallory".into(),
         offer: offer.into(),
+        invite: None,
     };
     s.send(&join("not sdp at all")).await;
     assert_eq!(code(s.recv().await), ErrorCode::InvalidSdp);
@@ -72,6 +73,7 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
         room: room.clone(),
         name: "  ".into(),
         offer: FAKE_OFFER.into(),
+        invite: None,
     })
     .await;
     assert_eq!(code(s.recv().await), ErrorCode::InvalidName);
@@ -79,6 +81,7 @@ async fn malformed_and_oversized_messages_get_errors_and_the_room_carries_on() {
         room: "AAAAAAAAAAAAAAAAAAAAAA".into(),
         name: "M".into(),
         offer: FAKE_OFFER.into(),
+        invite: None,
     })
     .await;
     assert_eq!(code(s.recv().await), ErrorCode::RoomNotFound);
@@ -131,6 +134,7 @@ async fn the_room_is_full_for_one_more_than_the_limit() {
         room: room.clone(),
         name: "D".into(),
         offer: FAKE_OFFER.into(),
+        invite: None,
     })
     .await;
     match d.recv().await {

@@ -1,0 +1,171 @@
+//! The invitation to a scheduled session: an iCalendar file (RFC 5545) the
+//! host downloads and sends to clients, or that a client adds to a calendar.
+//!
+//! Hand-written rather than a crate: one VEVENT with six properties, whose
+//! only subtleties (escaping, 75-octet line folding, UTC times) are tested below.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppError;
+use crate::store::{hash_token, Schedule};
+use crate::AppState;
+
+pub async fn ics(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let room = match state.store.room(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            return AppError::new(StatusCode::NOT_FOUND, "room_not_found", "this room does not exist").into_response()
+        }
+        Err(e) => return AppError::internal(e).into_response(),
+    };
+    let schedule = match state.store.schedule(&room.id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return AppError::new(
+                StatusCode::NOT_FOUND,
+                "not_scheduled",
+                "this room has no scheduled session",
+            )
+            .into_response()
+        }
+        Err(e) => return AppError::internal(e).into_response(),
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
+        .unwrap_or("localhost:8080");
+    let scheme = if state.secure_cookies { "https" } else { "http" };
+    let link = format!("{scheme}://{host}/r/{}", room.id);
+    let uid = format!("{}@salon", &hash_token(&room.id)[..24]);
+    let body = calendar(&schedule, &link, &uid, crate::store::unix_now());
+    (
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"invitation.ics\""),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// One VEVENT for `s`, with `link` as its URL and location.
+pub fn calendar(s: &Schedule, link: &str, uid: &str, now: i64) -> String {
+    let mut description = s.description.clone();
+    if !description.is_empty() {
+        description.push_str("\n\n");
+    }
+    description.push_str(link);
+    let lines = [
+        "BEGIN:VCALENDAR".to_string(),
+        "VERSION:2.0".to_string(),
+        "PRODID:-//Salon//Salon video rooms//EN".to_string(),
+        "CALSCALE:GREGORIAN".to_string(),
+        "METHOD:PUBLISH".to_string(),
+        "BEGIN:VEVENT".to_string(),
+        format!("UID:{uid}"),
+        format!("DTSTAMP:{}", utc(now)),
+        format!("DTSTART:{}", utc(s.starts_at)),
+        format!("DTEND:{}", utc(s.starts_at + s.duration_min * 60)),
+        format!("SUMMARY:{}", escape(&s.title)),
+        format!("DESCRIPTION:{}", escape(&description)),
+        format!("LOCATION:{}", escape(link)),
+        format!("URL:{link}"),
+        "END:VEVENT".to_string(),
+        "END:VCALENDAR".to_string(),
+    ];
+    lines.iter().map(|l| fold(l)).collect()
+}
+
+/// TEXT escaping (RFC 5545 §3.3.11).
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Folds a content line at 75 octets, never inside a UTF-8 character, and
+/// ends it with CRLF (RFC 5545 §3.1).
+fn fold(line: &str) -> String {
+    let mut out = String::new();
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+    out
+}
+
+/// `YYYYMMDDTHHMMSSZ` for unix seconds (civil-from-days, proleptic Gregorian).
+fn utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_times() {
+        assert_eq!(utc(0), "19700101T000000Z");
+        assert_eq!(utc(951_782_400), "20000229T000000Z");
+        assert_eq!(utc(1_795_000_000), "20261118T110640Z");
+    }
+
+    #[test]
+    fn escapes_and_folds() {
+        let s = Schedule {
+            title: "Sophrologie; détente, respiration".into(),
+            description: "Apportez un tapis.\nÀ bientôt ".repeat(5),
+            starts_at: 1_795_000_000,
+            duration_min: 45,
+            opens_before_min: 10,
+        };
+        let ics = calendar(&s, "https://salon.example/r/AAAAAAAAAAAAAAAAAAAAAA", "x@salon", 0);
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"));
+        assert!(ics.ends_with("END:VCALENDAR\r\n"));
+        assert!(ics.contains("SUMMARY:Sophrologie\\; détente\\, respiration\r\n"));
+        assert!(ics.contains("DTSTART:20261118T110640Z\r\nDTEND:20261118T115140Z\r\n"));
+        for line in ics.split("\r\n") {
+            assert!(line.len() <= 75, "folded: {line:?}");
+            assert!(!line.contains('\n'));
+        }
+        // Unfolding gives back the escaped description with the link.
+        let unfolded = ics.replace("\r\n ", "");
+        assert!(unfolded.contains("DESCRIPTION:Apportez un tapis.\\nÀ bientôt"));
+        assert!(unfolded.contains("https://salon.example/r/AAAAAAAAAAAAAAAAAAAAAA\r\n"));
+    }
+}

@@ -1,0 +1,319 @@
+//! Commands sent by people in a room: the host's controls (lock, remove,
+//! waiting room, mute, spotlight, co-hosts, policies) and everyone's room
+//! life (chat, hands, reactions, reports).
+//!
+//! Each command is checked against the sender's role and applied under the
+//! rooms lock in one step, so a refused command changes nothing. What must
+//! reach the media loop or the database is returned as [`Effects`] for the
+//! session to carry out; this module stays synchronous and testable.
+
+use salon_sfu::PeerId;
+
+use super::{
+    broadcast, forget_member, send, send_controls, send_hands, send_lobby, LiveRoom, Refusal, Rooms, Settings,
+    CHAT_HISTORY,
+};
+use crate::protocol::{self, ChatLine, ClientMsg, ErrorCode, Role, ServerMsg};
+
+/// A report for the instance operator, by display names (ids are
+/// meaningless once the room is gone).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Report {
+    pub reporter: String,
+    pub target: Option<String>,
+    pub reason: String,
+}
+
+/// What the session must do after a command succeeded.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Effects {
+    /// `(peer, muted)`: tell the SFU to stop or resume forwarding audio.
+    pub mutes: Vec<(PeerId, bool)>,
+    /// Ban this device from the room for good: `(device, name)`.
+    pub ban: Option<(String, String)>,
+    /// Store the room's new policies.
+    pub settings: Option<Settings>,
+    /// Record a report.
+    pub report: Option<Report>,
+}
+
+impl Rooms {
+    /// Applies one room command from participant `actor` of `room`.
+    pub fn command(&self, room: &str, actor: &str, cmd: &ClientMsg) -> Result<Effects, Refusal> {
+        let mut live = self.lock();
+        let Some(r) = live.get_mut(room) else {
+            return Err(Refusal::new(ErrorCode::NotJoined, "join a room first"));
+        };
+        let Some(me) = r.member(actor) else {
+            return Err(Refusal::new(ErrorCode::NotJoined, "join a room first"));
+        };
+        let role = me.info.role;
+        let result = apply(r, actor, role, cmd);
+        if r.is_empty() {
+            live.remove(room);
+        }
+        result
+    }
+}
+
+fn need_moderator(role: Role, what: &str) -> Result<(), Refusal> {
+    if role.moderates() {
+        Ok(())
+    } else {
+        Err(Refusal::forbidden(what))
+    }
+}
+
+fn unknown() -> Refusal {
+    Refusal::new(ErrorCode::UnknownParticipant, "nobody with that id is in the room")
+}
+
+/// The index of a member a moderator acts on; the host is out of reach.
+fn target(r: &LiveRoom, id: &str, actor_role: Role, what: &str) -> Result<usize, Refusal> {
+    let pos = r.members.iter().position(|m| m.info.id == id).ok_or_else(unknown)?;
+    let role = r.members[pos].info.role;
+    if role == Role::Host || (role == Role::Cohost && actor_role != Role::Host) {
+        return Err(Refusal::new(ErrorCode::Forbidden, format!("you cannot {what} a host")));
+    }
+    Ok(pos)
+}
+
+fn updated(r: &LiveRoom, pos: usize) {
+    let msg = ServerMsg::ParticipantUpdated {
+        participant: r.members[pos].info.clone(),
+    };
+    broadcast(r, "", msg);
+}
+
+fn mute(r: &mut LiveRoom, pos: usize, fx: &mut Effects) {
+    let m = &mut r.members[pos];
+    m.may_unmute = false;
+    if !m.audio_blocked {
+        m.audio_blocked = true;
+        fx.mutes.push((m.peer, true));
+    }
+    m.info.audio = false;
+    send(m, ServerMsg::Muted {});
+    updated(r, pos);
+}
+
+fn lower_hand(r: &mut LiveRoom, id: &str) {
+    if let Some(pos) = r.members.iter().position(|m| m.info.id == id) {
+        if r.members[pos].info.hand {
+            r.members[pos].info.hand = false;
+            updated(r, pos);
+        }
+    }
+    if r.hands.iter().any(|h| h == id) {
+        r.hands.retain(|h| h != id);
+        send_hands(r);
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<Effects, Refusal> {
+    let mut fx = Effects::default();
+    match cmd {
+        ClientMsg::Lock { locked } => {
+            need_moderator(role, "lock the room")?;
+            r.controls.locked = *locked;
+            send_controls(r);
+        }
+        ClientMsg::Remove { id, ban } => {
+            need_moderator(role, "remove people")?;
+            if let Some(pos) = r.lobby.iter().position(|w| &w.entry.id == id) {
+                let w = r.lobby.remove(pos);
+                let _ = w.outbox.try_send(ServerMsg::Removed { banned: *ban });
+                r.removed.insert(w.device.clone());
+                if *ban {
+                    fx.ban = Some((w.device, w.entry.name));
+                }
+                send_lobby(r);
+                return Ok(fx);
+            }
+            let pos = target(r, id, role, "remove")?;
+            let gone = r.members.remove(pos);
+            send(&gone, ServerMsg::Removed { banned: *ban });
+            r.removed.insert(gone.device.clone());
+            r.admitted.remove(&gone.device);
+            r.cohosts.remove(&gone.device);
+            forget_member(r, &gone);
+            if *ban {
+                fx.ban = Some((gone.device, gone.info.name));
+            }
+        }
+        ClientMsg::EndRoom {} => {
+            if role != Role::Host {
+                return Err(Refusal::forbidden("end the room"));
+            }
+            for m in r.members.drain(..) {
+                send(&m, ServerMsg::Ended {});
+            }
+            for w in r.lobby.drain(..) {
+                let _ = w.outbox.try_send(ServerMsg::Ended {});
+            }
+        }
+        ClientMsg::Admit { id } | ClientMsg::Deny { id } => {
+            need_moderator(role, "answer the waiting room")?;
+            let pos = r.lobby.iter().position(|w| &w.entry.id == id).ok_or_else(unknown)?;
+            let w = r.lobby.remove(pos);
+            if matches!(cmd, ClientMsg::Admit { .. }) {
+                r.admitted.insert(w.device.clone());
+                let _ = w.outbox.try_send(ServerMsg::Admitted {});
+            } else {
+                let _ = w.outbox.try_send(ServerMsg::Denied {});
+            }
+            send_lobby(r);
+        }
+        ClientMsg::AdmitAll {} => {
+            need_moderator(role, "answer the waiting room")?;
+            for w in std::mem::take(&mut r.lobby) {
+                r.admitted.insert(w.device.clone());
+                let _ = w.outbox.try_send(ServerMsg::Admitted {});
+            }
+            send_lobby(r);
+        }
+        ClientMsg::Mute { id } => {
+            need_moderator(role, "mute people")?;
+            let pos = target(r, id, role, "mute")?;
+            mute(r, pos, &mut fx);
+        }
+        ClientMsg::MuteAll {} => {
+            need_moderator(role, "mute everyone")?;
+            for pos in 0..r.members.len() {
+                if !r.members[pos].info.role.moderates() {
+                    mute(r, pos, &mut fx);
+                }
+            }
+        }
+        ClientMsg::AllowUnmute { id } => {
+            need_moderator(role, "let people unmute")?;
+            let pos = r.members.iter().position(|m| &m.info.id == id).ok_or_else(unknown)?;
+            r.members[pos].may_unmute = true;
+            send(&r.members[pos], ServerMsg::MayUnmute {});
+            lower_hand(r, id);
+        }
+        ClientMsg::AskVideo { id } => {
+            need_moderator(role, "ask for a camera")?;
+            let m = r.member(id).ok_or_else(unknown)?;
+            send(m, ServerMsg::VideoRequested {});
+        }
+        ClientMsg::Spotlight { id } => {
+            need_moderator(role, "spotlight someone")?;
+            if let Some(id) = id {
+                r.member(id).ok_or_else(unknown)?;
+            }
+            r.controls.spotlight = id.clone();
+            send_controls(r);
+        }
+        ClientMsg::Cohost { id, on } => {
+            if role != Role::Host {
+                return Err(Refusal::forbidden("name co-hosts"));
+            }
+            let pos = target(r, id, role, "change")?;
+            let m = &mut r.members[pos];
+            if *on {
+                r.cohosts.insert(m.device.clone());
+                m.info.role = Role::Cohost;
+            } else {
+                r.cohosts.remove(&m.device);
+                m.info.role = if m.signed_in { Role::Participant } else { Role::Guest };
+            }
+            updated(r, pos);
+            if *on {
+                let m = &r.members[pos];
+                send(
+                    m,
+                    ServerMsg::Lobby {
+                        waiting: r.lobby_entries(),
+                    },
+                );
+                send(m, ServerMsg::Hands { ids: r.hands.clone() });
+            }
+        }
+        ClientMsg::Policy {
+            waiting_room,
+            mute_on_entry,
+            self_unmute,
+        } => {
+            need_moderator(role, "change the room's rules")?;
+            r.controls.waiting_room = *waiting_room;
+            r.controls.mute_on_entry = *mute_on_entry;
+            r.controls.self_unmute = *self_unmute;
+            fx.settings = Some(Settings {
+                waiting_room: *waiting_room,
+                mute_on_entry: *mute_on_entry,
+                self_unmute: *self_unmute,
+            });
+            send_controls(r);
+        }
+        ClientMsg::LowerHand { id } => {
+            if id != actor {
+                need_moderator(role, "lower someone's hand")?;
+            }
+            r.member(id).ok_or_else(unknown)?;
+            lower_hand(r, id);
+        }
+        ClientMsg::Hand { raised } => {
+            if *raised {
+                let pos = r.members.iter().position(|m| m.info.id == actor).ok_or_else(unknown)?;
+                if !r.members[pos].info.hand {
+                    r.members[pos].info.hand = true;
+                    r.hands.push(actor.to_string());
+                    updated(r, pos);
+                    send_hands(r);
+                }
+            } else {
+                lower_hand(r, actor);
+            }
+        }
+        ClientMsg::Chat { text } => {
+            let text = protocol::validate_text(text, protocol::MAX_CHAT_CHARS)
+                .map_err(|e| Refusal::new(ErrorCode::InvalidText, e))?;
+            let name = r.member(actor).map(|m| m.info.name.clone()).unwrap_or_default();
+            let line = ChatLine {
+                from: actor.to_string(),
+                name,
+                text,
+                at: now_ms(),
+            };
+            if r.chat.len() >= CHAT_HISTORY {
+                r.chat.pop_front();
+            }
+            r.chat.push_back(line.clone());
+            broadcast(r, "", ServerMsg::Chat { line });
+        }
+        ClientMsg::React { emoji } => {
+            if !protocol::REACTIONS.contains(&emoji.as_str()) {
+                return Err(Refusal::new(ErrorCode::InvalidText, "not one of the reactions"));
+            }
+            let msg = ServerMsg::Reaction {
+                id: actor.to_string(),
+                emoji: emoji.clone(),
+            };
+            broadcast(r, "", msg);
+        }
+        ClientMsg::Report { id, reason } => {
+            let reason = protocol::validate_text(reason, protocol::MAX_REASON_CHARS)
+                .map_err(|e| Refusal::new(ErrorCode::InvalidText, e))?;
+            let target = match id {
+                Some(id) => Some(r.member(id).ok_or_else(unknown)?.info.name.clone()),
+                None => None,
+            };
+            let reporter = r.member(actor).map(|m| m.info.name.clone()).unwrap_or_default();
+            fx.report = Some(Report {
+                reporter,
+                target,
+                reason,
+            });
+        }
+        _ => return Err(Refusal::new(ErrorCode::BadMessage, "not a room command")),
+    }
+    Ok(fx)
+}

@@ -1,0 +1,416 @@
+//! Live rooms: who is in which room right now, who is waiting to get in, and
+//! the room's controls (lock, spotlight, hands, chat) while it lives.
+//!
+//! This is presence, not media: media lives in the media loop (`media.rs`)
+//! and durable rooms in the store. A live room exists while someone is in it
+//! or waiting at its door; what must outlive it (settings, bans, reports) is
+//! returned to the caller as [`Effects`] to persist.
+//!
+//! Entering is two-step: `enter` reserves a place (capacity, lock, bans and the
+//! waiting room are checked under the lock, so the 51st person cannot slip
+//! in), then `announce` tells the others once media is set up; a join that
+//! fails in between is never seen.
+//!
+//! Why the permission checks live here and not in the UI: every host command
+//! arrives as a signaling message, and [`Rooms::command`] checks the sender's
+//! role under the same lock that applies the change, so a participant who
+//! sends a host command by hand is refused and nothing changes.
+//!
+//! Plain synchronous state behind one mutex: every operation is short, and
+//! messages go out through each session's bounded channel without waiting.
+
+mod control;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use salon_sfu::{PeerId, RoomId};
+use tokio::sync::mpsc;
+
+use crate::protocol::{ChatLine, Controls, ErrorCode, LobbyEntry, Participant, Role, ServerMsg};
+
+pub use control::{Effects, Report};
+
+/// A session's outgoing message queue.
+pub type Outbox = mpsc::Sender<ServerMsg>;
+
+/// Chat lines kept per live room (older ones are dropped).
+pub const CHAT_HISTORY: usize = 200;
+/// Most people waiting at one room's door.
+pub const MAX_WAITING: usize = 100;
+
+/// A room's durable policies, as stored with the room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub waiting_room: bool,
+    pub mute_on_entry: bool,
+    pub self_unmute: bool,
+}
+
+impl Default for Settings {
+    /// An ordinary room: no waiting room, people unmute as they like.
+    fn default() -> Self {
+        Settings {
+            waiting_room: false,
+            mute_on_entry: false,
+            self_unmute: true,
+        }
+    }
+}
+
+/// Someone asking to enter a room.
+pub struct Entrant {
+    /// Id and name; role and state are decided here.
+    pub info: Participant,
+    /// Hash of the browser's device cookie: what removals and bans hold on to.
+    pub device: String,
+    /// The room's host (its creator or owner).
+    pub host: bool,
+    /// On the room's roster (a valid invite): skips the waiting room.
+    pub invited: bool,
+    /// Signed in (a participant rather than a guest).
+    pub signed_in: bool,
+    pub peer: PeerId,
+    pub outbox: Outbox,
+}
+
+/// What a successful `enter` hands back to the session.
+pub enum Entry {
+    In(Box<Entered>),
+    /// Put in the waiting room; `Admitted` or `Denied` will follow.
+    Waiting,
+}
+
+pub struct Entered {
+    pub core: RoomId,
+    pub you: Participant,
+    pub others: Vec<Participant>,
+    pub controls: Controls,
+    pub chat: Vec<ChatLine>,
+    /// The SFU must not forward this person's audio yet (mute on entry).
+    pub audio_muted: bool,
+    /// For hosts: who is waiting and whose hand is up.
+    pub lobby: Vec<LobbyEntry>,
+    pub hands: Vec<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum EnterError {
+    Full,
+    Locked,
+    Removed,
+    LobbyFull,
+}
+
+/// A refused command: a stable code and a message for people.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+    fn forbidden(what: &str) -> Self {
+        Refusal::new(ErrorCode::Forbidden, format!("only a host can {what}"))
+    }
+}
+
+struct Member {
+    info: Participant,
+    outbox: Outbox,
+    announced: bool,
+    device: String,
+    peer: PeerId,
+    /// The SFU drops this member's audio (muted by a host or on entry).
+    audio_blocked: bool,
+    /// A host allowed this member to unmute although self-unmute is off.
+    may_unmute: bool,
+    /// Signed in: the role to return to when co-host is taken back.
+    signed_in: bool,
+}
+
+struct Waiter {
+    entry: LobbyEntry,
+    device: String,
+    outbox: Outbox,
+}
+
+struct LiveRoom {
+    core: RoomId,
+    members: Vec<Member>,
+    lobby: Vec<Waiter>,
+    controls: Controls,
+    /// Raised hands, first raised first.
+    hands: Vec<String>,
+    chat: std::collections::VecDeque<ChatLine>,
+    /// Devices removed during this session: they cannot come back while it lives.
+    removed: HashSet<String>,
+    /// Devices a host let in from the waiting room.
+    admitted: HashSet<String>,
+    /// Devices made co-host by the host.
+    cohosts: HashSet<String>,
+}
+
+impl LiveRoom {
+    fn member(&self, id: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.info.id == id)
+    }
+    fn member_mut(&mut self, id: &str) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.info.id == id)
+    }
+    fn lobby_entries(&self) -> Vec<LobbyEntry> {
+        self.lobby.iter().map(|w| w.entry.clone()).collect()
+    }
+    fn is_empty(&self) -> bool {
+        self.members.is_empty() && self.lobby.is_empty()
+    }
+}
+
+pub struct Rooms {
+    live: Mutex<HashMap<String, LiveRoom>>,
+    next_core_id: AtomicU64,
+    pub max_participants: usize,
+}
+
+impl Rooms {
+    pub fn new(max_participants: usize) -> Self {
+        Rooms {
+            live: Mutex::new(HashMap::new()),
+            next_core_id: AtomicU64::new(1),
+            max_participants,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, LiveRoom>> {
+        // A panic while holding this lock would be a bug in this module; the
+        // map itself stays consistent, so keep serving rather than poison everyone.
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Lets `who` into `room`, or into its waiting room, or refuses.
+    pub fn enter(&self, room: &str, settings: Settings, who: Entrant) -> Result<Entry, EnterError> {
+        let mut live = self.lock();
+        let r = live.entry(room.to_string()).or_insert_with(|| LiveRoom {
+            core: RoomId(self.next_core_id.fetch_add(1, Ordering::Relaxed)),
+            members: Vec::new(),
+            lobby: Vec::new(),
+            controls: Controls {
+                waiting_room: settings.waiting_room,
+                mute_on_entry: settings.mute_on_entry,
+                self_unmute: settings.self_unmute,
+                ..Controls::default()
+            },
+            hands: Vec::new(),
+            chat: Default::default(),
+            removed: HashSet::new(),
+            admitted: HashSet::new(),
+            cohosts: HashSet::new(),
+        });
+        let result = admit(r, who, self.max_participants);
+        if r.is_empty() {
+            live.remove(room);
+        }
+        result
+    }
+
+    /// Makes an entered participant visible to the others.
+    pub fn announce(&self, room: &str, id: &str) {
+        let mut live = self.lock();
+        let Some(r) = live.get_mut(room) else { return };
+        let Some(me) = r.member_mut(id) else { return };
+        me.announced = true;
+        let msg = ServerMsg::ParticipantJoined {
+            participant: me.info.clone(),
+        };
+        broadcast(r, id, msg);
+    }
+
+    /// Records a microphone/camera change and tells the others. Unmuting
+    /// after a host's mute needs self-unmute on or a host's permission;
+    /// `Ok(true)` means the SFU must forward this member's audio again.
+    pub fn set_state(&self, room: &str, id: &str, audio: bool, video: bool) -> Result<bool, Refusal> {
+        let mut live = self.lock();
+        let Some(r) = live.get_mut(room) else { return Ok(false) };
+        let self_unmute = r.controls.self_unmute;
+        let Some(me) = r.member_mut(id) else { return Ok(false) };
+        let mut reopen = false;
+        if audio && me.audio_blocked {
+            if !(self_unmute || me.may_unmute || me.info.role.moderates()) {
+                return Err(Refusal::new(
+                    ErrorCode::Forbidden,
+                    "the host has turned off unmuting; raise your hand to ask",
+                ));
+            }
+            me.audio_blocked = false;
+            reopen = true;
+        }
+        me.info.audio = audio;
+        me.info.video = video;
+        if me.announced {
+            let msg = ServerMsg::ParticipantUpdated {
+                participant: me.info.clone(),
+            };
+            broadcast(r, id, msg);
+        }
+        Ok(reopen)
+    }
+
+    /// Removes a participant or a waiting person; the room is forgotten
+    /// when nobody is left in it or at its door.
+    pub fn leave(&self, room: &str, id: &str) {
+        let mut live = self.lock();
+        let Some(r) = live.get_mut(room) else { return };
+        if let Some(pos) = r.lobby.iter().position(|w| w.entry.id == id) {
+            r.lobby.remove(pos);
+            send_lobby(r);
+        } else if let Some(pos) = r.members.iter().position(|m| m.info.id == id) {
+            let gone = r.members.remove(pos);
+            forget_member(r, &gone);
+        }
+        if r.is_empty() {
+            live.remove(room);
+        }
+    }
+
+    /// How many people are in `room` now (not counting the waiting room).
+    pub fn count(&self, room: &str) -> usize {
+        self.lock().get(room).map_or(0, |r| r.members.len())
+    }
+}
+
+fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError> {
+    let cohost = r.cohosts.contains(&who.device);
+    let moderates = who.host || cohost;
+    if !who.host && r.removed.contains(&who.device) {
+        return Err(EnterError::Removed);
+    }
+    if !moderates && r.controls.locked {
+        return Err(EnterError::Locked);
+    }
+    if !moderates && r.controls.waiting_room && !who.invited && !r.admitted.contains(&who.device) {
+        if r.lobby.len() >= MAX_WAITING {
+            return Err(EnterError::LobbyFull);
+        }
+        r.lobby.push(Waiter {
+            entry: LobbyEntry {
+                id: who.info.id,
+                name: who.info.name,
+            },
+            device: who.device,
+            outbox: who.outbox,
+        });
+        send_lobby(r);
+        return Ok(Entry::Waiting);
+    }
+    if r.members.len() >= max {
+        return Err(EnterError::Full);
+    }
+    let mut info = who.info;
+    info.role = if who.host {
+        Role::Host
+    } else if cohost {
+        Role::Cohost
+    } else if who.signed_in {
+        Role::Participant
+    } else {
+        Role::Guest
+    };
+    info.hand = false;
+    let audio_blocked = r.controls.mute_on_entry && !moderates;
+    let others = r
+        .members
+        .iter()
+        .filter(|m| m.announced)
+        .map(|m| m.info.clone())
+        .collect();
+    let entered = Entered {
+        core: r.core,
+        you: info.clone(),
+        others,
+        controls: r.controls.clone(),
+        chat: r.chat.iter().cloned().collect(),
+        audio_muted: audio_blocked,
+        lobby: if moderates { r.lobby_entries() } else { Vec::new() },
+        hands: if moderates { r.hands.clone() } else { Vec::new() },
+    };
+    r.members.push(Member {
+        info,
+        outbox: who.outbox,
+        announced: false,
+        device: who.device,
+        peer: who.peer,
+        audio_blocked,
+        may_unmute: false,
+        signed_in: who.signed_in,
+    });
+    Ok(Entry::In(Box::new(entered)))
+}
+
+/// Tells the others a member is gone and drops their hand and spotlight.
+fn forget_member(r: &mut LiveRoom, gone: &Member) {
+    let id = gone.info.id.as_str();
+    if gone.announced {
+        broadcast(r, id, ServerMsg::ParticipantLeft { id: id.to_string() });
+    }
+    if r.hands.iter().any(|h| h == id) {
+        r.hands.retain(|h| h != id);
+        send_hands(r);
+    }
+    if r.controls.spotlight.as_deref() == Some(id) {
+        r.controls.spotlight = None;
+        send_controls(r);
+    }
+}
+
+fn send(m: &Member, msg: ServerMsg) {
+    if m.outbox.try_send(msg).is_err() {
+        // The session is gone or hopelessly behind; it will be cleaned up by its own task.
+        tracing::debug!("message to {} dropped", m.info.id);
+    }
+}
+
+/// To every announced member but `except`.
+fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
+    for m in room.members.iter().filter(|m| m.info.id != except && m.announced) {
+        send(m, msg.clone());
+    }
+}
+
+fn to_moderators(room: &LiveRoom, msg: ServerMsg) {
+    for m in room.members.iter().filter(|m| m.info.role.moderates()) {
+        send(m, msg.clone());
+    }
+}
+
+fn send_lobby(r: &LiveRoom) {
+    to_moderators(
+        r,
+        ServerMsg::Lobby {
+            waiting: r.lobby_entries(),
+        },
+    );
+}
+
+fn send_hands(r: &LiveRoom) {
+    to_moderators(r, ServerMsg::Hands { ids: r.hands.clone() });
+}
+
+fn send_controls(r: &LiveRoom) {
+    let msg = ServerMsg::Controls {
+        controls: r.controls.clone(),
+    };
+    for m in &r.members {
+        send(m, msg.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,237 @@
+use super::*;
+use crate::protocol::ClientMsg;
+
+fn person(id: &str) -> Participant {
+    Participant {
+        id: id.into(),
+        name: id.into(),
+        audio: false,
+        video: true,
+        role: Role::Guest,
+        hand: false,
+    }
+}
+
+struct Who {
+    rx: mpsc::Receiver<ServerMsg>,
+}
+
+impl Who {
+    /// Every message received so far.
+    fn drain(&mut self) -> Vec<ServerMsg> {
+        std::iter::from_fn(|| self.rx.try_recv().ok()).collect()
+    }
+}
+
+fn enter(rooms: &Rooms, settings: Settings, id: &str, host: bool) -> (Result<Entry, EnterError>, Who) {
+    let (tx, rx) = mpsc::channel(64);
+    let who = Entrant {
+        info: person(id),
+        device: format!("dev-{id}"),
+        host,
+        invited: false,
+        signed_in: false,
+        peer: PeerId(id.bytes().map(u64::from).sum()),
+        outbox: tx,
+    };
+    let r = rooms.enter("r", settings, who);
+    if matches!(r, Ok(Entry::In(_))) {
+        rooms.announce("r", id);
+    }
+    (r, Who { rx })
+}
+
+fn inside(rooms: &Rooms, settings: Settings, id: &str, host: bool) -> Who {
+    let (r, who) = enter(rooms, settings, id, host);
+    assert!(matches!(r, Ok(Entry::In(_))), "{id} gets in");
+    who
+}
+
+#[test]
+fn capacity_and_presence() {
+    let rooms = Rooms::new(2);
+    let s = Settings::default();
+    let mut a = inside(&rooms, s, "a", false);
+    let (tx, _rx) = mpsc::channel(8);
+    let b = Entrant {
+        info: person("b"),
+        device: "dev-b".into(),
+        host: false,
+        invited: false,
+        signed_in: false,
+        peer: PeerId(2),
+        outbox: tx,
+    };
+    let Ok(Entry::In(e)) = rooms.enter("r", s, b) else {
+        panic!("b enters")
+    };
+    assert_eq!(e.others.len(), 1);
+    assert!(a.drain().is_empty(), "b is not announced yet");
+    let (c, _) = enter(&rooms, s, "c", false);
+    assert_eq!(c.err(), Some(EnterError::Full));
+    rooms.announce("r", "b");
+    assert!(matches!(&a.drain()[..], [ServerMsg::ParticipantJoined { participant }] if participant.id == "b"));
+    rooms.set_state("r", "b", true, false).unwrap();
+    assert!(matches!(&a.drain()[..], [ServerMsg::ParticipantUpdated { participant }] if participant.audio));
+    rooms.leave("r", "b");
+    assert_eq!(a.drain(), vec![ServerMsg::ParticipantLeft { id: "b".into() }]);
+    let _c = inside(&rooms, s, "c", false);
+    rooms.leave("r", "a");
+    rooms.leave("r", "c");
+    assert_eq!(rooms.count("r"), 0);
+}
+
+/// Every host command, sent by a guest, is refused and changes nothing.
+#[test]
+fn guests_cannot_use_host_commands() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let mut host = inside(&rooms, s, "h", true);
+    let mut g = inside(&rooms, s, "g", false);
+    let _other = inside(&rooms, s, "o", false);
+    host.drain();
+    g.drain();
+    let cmds = [
+        ClientMsg::Lock { locked: true },
+        ClientMsg::Remove {
+            id: "o".into(),
+            ban: true,
+        },
+        ClientMsg::EndRoom {},
+        ClientMsg::Admit { id: "x".into() },
+        ClientMsg::Deny { id: "x".into() },
+        ClientMsg::AdmitAll {},
+        ClientMsg::Mute { id: "o".into() },
+        ClientMsg::MuteAll {},
+        ClientMsg::AllowUnmute { id: "o".into() },
+        ClientMsg::AskVideo { id: "o".into() },
+        ClientMsg::Spotlight { id: Some("g".into()) },
+        ClientMsg::Cohost {
+            id: "g".into(),
+            on: true,
+        },
+        ClientMsg::Policy {
+            waiting_room: true,
+            mute_on_entry: true,
+            self_unmute: false,
+        },
+        ClientMsg::LowerHand { id: "o".into() },
+    ];
+    for cmd in &cmds {
+        let r = rooms.command("r", "g", cmd);
+        assert_eq!(r.map_err(|e| e.code), Err(ErrorCode::Forbidden), "{cmd:?}");
+    }
+    assert!(host.drain().is_empty(), "nothing happened");
+    assert!(g.drain().is_empty());
+    assert_eq!(rooms.count("r"), 3);
+    let (late, _) = enter(&rooms, s, "late", false);
+    assert!(matches!(late, Ok(Entry::In(_))), "not locked");
+}
+
+#[test]
+fn remove_lock_and_end() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let _host = inside(&rooms, s, "h", true);
+    let mut g = inside(&rooms, s, "g", false);
+    let fx = rooms
+        .command(
+            "r",
+            "h",
+            &ClientMsg::Remove {
+                id: "g".into(),
+                ban: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(fx.ban, Some(("dev-g".into(), "g".into())));
+    assert!(g.drain().contains(&ServerMsg::Removed { banned: true }));
+    let (again, _) = enter(&rooms, s, "g", false);
+    assert_eq!(again.err(), Some(EnterError::Removed), "cannot come back this session");
+    assert_eq!(
+        rooms
+            .command(
+                "r",
+                "h",
+                &ClientMsg::Remove {
+                    id: "h".into(),
+                    ban: false
+                }
+            )
+            .map_err(|e| e.code),
+        Err(ErrorCode::Forbidden),
+        "the host cannot be removed"
+    );
+    rooms.command("r", "h", &ClientMsg::Lock { locked: true }).unwrap();
+    let (locked, _) = enter(&rooms, s, "n", false);
+    assert_eq!(locked.err(), Some(EnterError::Locked));
+    let _host2 = inside(&rooms, s, "h2", true);
+    let mut p = inside(&rooms, Settings::default(), "p", true);
+    rooms.command("r", "h", &ClientMsg::EndRoom {}).unwrap();
+    assert!(p.drain().contains(&ServerMsg::Ended {}));
+    assert_eq!(rooms.count("r"), 0, "everyone is out");
+}
+
+#[test]
+fn waiting_room_admit_and_deny() {
+    let rooms = Rooms::new(10);
+    let s = Settings {
+        waiting_room: true,
+        ..Settings::default()
+    };
+    let (w, mut wait) = enter(&rooms, s, "w", false);
+    assert!(matches!(w, Ok(Entry::Waiting)), "nobody is let in without a host");
+    let (r, mut host) = enter(&rooms, s, "h", true);
+    let Ok(Entry::In(e)) = r else { panic!("host enters") };
+    assert_eq!(e.lobby.len(), 1, "the host sees who waits");
+    let (_, mut x) = enter(&rooms, s, "x", false);
+    assert!(host
+        .drain()
+        .iter()
+        .any(|m| matches!(m, ServerMsg::Lobby { waiting } if waiting.len() == 2)));
+    rooms.command("r", "h", &ClientMsg::Admit { id: "w".into() }).unwrap();
+    assert_eq!(wait.drain(), vec![ServerMsg::Admitted {}]);
+    rooms.leave("r", "w");
+    let (back, _) = enter(&rooms, s, "w", false);
+    assert!(matches!(back, Ok(Entry::In(_))), "admitted devices come straight in");
+    rooms.command("r", "h", &ClientMsg::Deny { id: "x".into() }).unwrap();
+    assert_eq!(x.drain(), vec![ServerMsg::Denied {}]);
+    assert_eq!(rooms.count("r"), 2);
+}
+
+#[test]
+fn mute_all_and_the_unmute_policy() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let _host = inside(&rooms, s, "h", true);
+    let mut g = inside(&rooms, s, "g", false);
+    rooms.set_state("r", "g", true, true).unwrap();
+    rooms
+        .command(
+            "r",
+            "h",
+            &ClientMsg::Policy {
+                waiting_room: false,
+                mute_on_entry: true,
+                self_unmute: false,
+            },
+        )
+        .unwrap();
+    let fx = rooms.command("r", "h", &ClientMsg::MuteAll {}).unwrap();
+    assert_eq!(fx.mutes, vec![(PeerId(u64::from(b'g')), true)], "the host is not muted");
+    assert!(g.drain().contains(&ServerMsg::Muted {}));
+    let refused = rooms.set_state("r", "g", true, true);
+    assert_eq!(refused.map_err(|e| e.code), Err(ErrorCode::Forbidden));
+    rooms.command("r", "g", &ClientMsg::Hand { raised: true }).unwrap();
+    rooms
+        .command("r", "h", &ClientMsg::AllowUnmute { id: "g".into() })
+        .unwrap();
+    assert_eq!(
+        rooms.set_state("r", "g", true, true),
+        Ok(true),
+        "allowed: audio flows again"
+    );
+    let (r, _) = enter(&rooms, s, "late", false);
+    let Ok(Entry::In(e)) = r else { panic!() };
+    assert!(e.audio_muted, "muted on entry");
+}

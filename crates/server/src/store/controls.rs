@@ -1,0 +1,285 @@
+//! What host controls and practitioner sessions keep: room policies, bans,
+//! the invite roster, schedules and reports.
+//!
+//! Secrets that identify a browser (the device cookie) are stored only as
+//! SHA-256 hashes, so a copy of the database does not let anyone act as a
+//! host or lift a ban.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{new_room_id, unix_now, Store};
+use crate::rooms::{Report, Settings};
+
+/// SHA-256, hex: how device tokens are kept and compared.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A scheduled session of a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    /// Unix seconds.
+    pub starts_at: i64,
+    pub duration_min: i64,
+    /// The room opens to participants this many minutes before the start.
+    #[serde(default = "default_opens_before")]
+    pub opens_before_min: i64,
+}
+
+fn default_opens_before() -> i64 {
+    10
+}
+
+impl Schedule {
+    /// Checks and trims a schedule from the network.
+    pub fn validated(mut self, now: i64) -> Result<Schedule, &'static str> {
+        self.title = self.title.trim().to_string();
+        self.description = self.description.trim().to_string();
+        if self.title.is_empty() || self.title.chars().count() > 120 {
+            return Err("the title must have 1 to 120 characters");
+        }
+        if self.description.chars().count() > 2000 {
+            return Err("the description is longer than 2000 characters");
+        }
+        if self.title.chars().any(char::is_control) || self.description.chars().any(|c| c.is_control() && c != '\n') {
+            return Err("the text contains control characters");
+        }
+        if !(5..=600).contains(&self.duration_min) {
+            return Err("the duration must be 5 to 600 minutes");
+        }
+        if !(0..=120).contains(&self.opens_before_min) {
+            return Err("the room may open 0 to 120 minutes early");
+        }
+        if self.starts_at < now - 86_400 || self.starts_at > now + 2 * 365 * 86_400 {
+            return Err("the start must be within the next two years");
+        }
+        Ok(self)
+    }
+
+    /// When participants may enter (unix seconds).
+    pub fn opens_at(&self) -> i64 {
+        self.starts_at - self.opens_before_min * 60
+    }
+}
+
+/// One entry of a room's roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    pub token: String,
+    pub label: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    pub id: i64,
+    pub room_id: String,
+    pub room_name: String,
+    pub reporter: String,
+    pub target: Option<String>,
+    pub reason: String,
+    pub created_at: i64,
+    pub resolved_at: Option<i64>,
+}
+
+/// Most invites per room.
+pub const MAX_INVITES: i64 = 200;
+
+impl Store {
+    pub async fn set_settings(&self, room: &str, s: Settings) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE rooms SET waiting_room = ?, mute_on_entry = ?, self_unmute = ? WHERE id = ?")
+            .bind(s.waiting_room)
+            .bind(s.mute_on_entry)
+            .bind(s.self_unmute)
+            .bind(room)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Bans a device (its hash) from a room for good.
+    pub async fn ban(&self, room: &str, device: &str, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT OR REPLACE INTO room_bans (room_id, device, name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(room)
+            .bind(device)
+            .bind(name)
+            .bind(unix_now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn is_banned(&self, room: &str, device: &str) -> Result<bool, sqlx::Error> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM room_bans WHERE room_id = ? AND device = ?")
+            .bind(room)
+            .bind(device)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Adds a person to the roster; `None` when the roster is full.
+    pub async fn create_invite(&self, room: &str, label: &str) -> Result<Option<Invite>, sqlx::Error> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM room_invites WHERE room_id = ?")
+            .bind(room)
+            .fetch_one(&self.pool)
+            .await?;
+        if count >= MAX_INVITES {
+            return Ok(None);
+        }
+        let invite = Invite {
+            token: new_room_id(),
+            label: label.to_string(),
+            created_at: unix_now(),
+        };
+        sqlx::query("INSERT INTO room_invites (token, room_id, label, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&invite.token)
+            .bind(room)
+            .bind(&invite.label)
+            .bind(invite.created_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(invite))
+    }
+
+    pub async fn invites(&self, room: &str) -> Result<Vec<Invite>, sqlx::Error> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT token, label, created_at FROM room_invites WHERE room_id = ? ORDER BY created_at")
+                .bind(room)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(token, label, created_at)| Invite {
+                token,
+                label,
+                created_at,
+            })
+            .collect())
+    }
+
+    /// True when `token` is on `room`'s roster.
+    pub async fn invite_valid(&self, room: &str, token: &str) -> Result<bool, sqlx::Error> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM room_invites WHERE room_id = ? AND token = ?")
+            .bind(room)
+            .bind(token)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Removes a roster entry; false when there was none.
+    pub async fn delete_invite(&self, room: &str, token: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM room_invites WHERE room_id = ? AND token = ?")
+            .bind(room)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub async fn set_schedule(&self, room: &str, s: Option<&Schedule>) -> Result<(), sqlx::Error> {
+        match s {
+            None => {
+                sqlx::query("DELETE FROM schedules WHERE room_id = ?")
+                    .bind(room)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            Some(s) => {
+                sqlx::query(
+                    "INSERT OR REPLACE INTO schedules \
+                     (room_id, title, description, starts_at, duration_min, opens_before_min) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(room)
+                .bind(&s.title)
+                .bind(&s.description)
+                .bind(s.starts_at)
+                .bind(s.duration_min)
+                .bind(s.opens_before_min)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn schedule(&self, room: &str) -> Result<Option<Schedule>, sqlx::Error> {
+        let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT title, description, starts_at, duration_min, opens_before_min FROM schedules WHERE room_id = ?",
+        )
+        .bind(room)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(title, description, starts_at, duration_min, opens_before_min)| Schedule {
+                title,
+                description,
+                starts_at,
+                duration_min,
+                opens_before_min,
+            },
+        ))
+    }
+
+    pub async fn add_report(&self, room: &str, room_name: &str, r: &Report) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO reports (room_id, room_name, reporter, target, reason, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(room)
+        .bind(room_name)
+        .bind(&r.reporter)
+        .bind(&r.target)
+        .bind(&r.reason)
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Reports, oldest first; only the open ones unless `all`.
+    pub async fn reports(&self, all: bool) -> Result<Vec<ReportRow>, sqlx::Error> {
+        let sql = if all {
+            "SELECT id, room_id, room_name, reporter, target, reason, created_at, resolved_at FROM reports ORDER BY id"
+        } else {
+            "SELECT id, room_id, room_name, reporter, target, reason, created_at, resolved_at FROM reports \
+             WHERE resolved_at IS NULL ORDER BY id"
+        };
+        type Row = (i64, String, String, String, Option<String>, String, i64, Option<i64>);
+        let rows: Vec<Row> = sqlx::query_as(sql).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, room_id, room_name, reporter, target, reason, created_at, resolved_at)| ReportRow {
+                    id,
+                    room_id,
+                    room_name,
+                    reporter,
+                    target,
+                    reason,
+                    created_at,
+                    resolved_at,
+                },
+            )
+            .collect())
+    }
+
+    /// Marks a report resolved; false when there is no such open report.
+    pub async fn resolve_report(&self, id: i64) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("UPDATE reports SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL")
+            .bind(unix_now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+}
