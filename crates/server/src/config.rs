@@ -66,6 +66,29 @@ pub struct Config {
     /// so phones on the LAN may use their camera (browsers require HTTPS).
     #[arg(long, env = "SALON_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
+
+    /// Without a command, Salon serves. `admin` runs an operator's task on
+    /// the data directory and exits.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// The instance operator's tasks.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Admin {
+    /// List reports made in rooms (open ones, or all with --all).
+    Reports {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Mark a report resolved.
+    Resolve { id: i64 },
 }
 
 impl Config {
@@ -84,6 +107,7 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            command: None,
         }
     }
 

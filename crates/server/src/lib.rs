@@ -8,10 +8,12 @@
 //! - [`media`]: the UDP socket and the task that drives `salon_sfu::Sfu`.
 //! - [`store`]: SQLite through sqlx (durable rooms).
 //! - [`tls`]: HTTPS certificates.
+//! - [`admin`]: `salon admin ...`, the operator's commands.
 //!
 //! [`start`] binds everything and returns the bound addresses, so `main`
 //! stays a few lines and tests run servers on port 0 side by side.
 
+pub mod admin;
 pub mod config;
 pub mod http;
 pub mod media;

@@ -9,6 +9,11 @@ async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("salon=info,warn")))
         .init();
+    if let Some(salon::config::Command::Admin(cmd)) = &config.command {
+        let store = salon::store::Store::open(&config.data_dir).await?;
+        print!("{}", salon::admin::run(&store, cmd).await?);
+        return Ok(());
+    }
 
     let salon = salon::start(config).await?;
     let candidates: Vec<String> = salon.media_candidates.iter().map(|a| a.to_string()).collect();

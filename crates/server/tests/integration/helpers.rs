@@ -70,6 +70,25 @@ pub async fn create_room(server: &TestServer) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
+/// A fresh device token, as the `salon_device` cookie would carry.
+pub fn device() -> String {
+    salon::store::new_room_id()
+}
+
+/// The header line presenting a device token.
+pub fn cookie(device: &str) -> String {
+    format!("Cookie: salon_device={device}\r\n")
+}
+
+/// Creates a room from the browser `device` (which becomes its host) with a
+/// JSON body; returns the room id.
+pub async fn create_room_as(server: &TestServer, device: &str, body: &str) -> String {
+    let (status, body) = http(server.http(), "POST", "/api/rooms", body, &cookie(device)).await;
+    assert_eq!(status, 201, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    v["id"].as_str().expect("id").to_string()
+}
+
 /// Polls `f` every 50 ms until true; panics with `what` after `secs`.
 pub async fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
     let end = Instant::now() + Duration::from_secs(secs);
@@ -90,6 +109,14 @@ pub struct Signal {
 }
 
 impl Signal {
+    /// A signaling connection from the browser holding `device`, after hello.
+    pub async fn hello_as(server: &TestServer, device: &str) -> Signal {
+        let ws = salon_load::participant::connect_as(server.http(), Some(device))
+            .await
+            .expect("websocket connects");
+        Signal { ws }
+    }
+
     pub async fn connect(server: &TestServer) -> Signal {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", server.http()))
             .await
@@ -163,6 +190,42 @@ impl TestClient {
                 .await
                 .expect("participant joins"),
         )
+    }
+
+    /// Joins as the browser holding device token `device` (see `device.rs`),
+    /// optionally with a roster invite; waits in the waiting room if needed.
+    pub async fn join_as(
+        server: &TestServer,
+        room: &str,
+        name: &str,
+        device: &str,
+        invite: Option<&str>,
+    ) -> TestClient {
+        TestClient::try_join_as(server, room, name, device, invite)
+            .await
+            .expect("participant joins")
+    }
+
+    pub async fn try_join_as(
+        server: &TestServer,
+        room: &str,
+        name: &str,
+        device: &str,
+        invite: Option<&str>,
+    ) -> anyhow::Result<TestClient> {
+        let opts = salon_load::participant::JoinAs {
+            device: Some(device.to_string()),
+            invite: invite.map(str::to_string),
+            ..Default::default()
+        };
+        let traffic = Arc::new(Traffic::default());
+        let p = Participant::join_as(server.http(), room, name, Publish::av(), traffic, opts).await?;
+        Ok(TestClient(p))
+    }
+
+    /// How many messages matching `f` this client received.
+    pub fn count(&self, f: impl Fn(&ServerMsg) -> bool) -> usize {
+        lock(&self.seen).iter().filter(|m| f(m)).count()
     }
 
     /// The last message of a kind this client received, for assertions.

@@ -2,6 +2,7 @@
 //! real UDP with DTLS-SRTP, str0m clients standing in for browsers.
 
 mod helpers;
+mod host;
 mod http_api;
 mod media;
 mod signaling;
