@@ -19,6 +19,8 @@ export class LocalMedia {
     this.micId = undefined;
     /** @type {AnalyserNode | null} */
     this.analyser = null;
+    /** Music mode: the microphone without voice processing. */
+    this.music = false;
     /** @type {AudioContext | null} */
     this.ctx = null;
   }
@@ -28,8 +30,13 @@ export class LocalMedia {
     let failed = false;
     if (this.micOn && !this.audio) {
       try {
+        // Music mode ("original sound"): no echo cancellation, noise
+        // suppression or gain control, which treat music as noise; stereo.
+        const processing = this.music
+          ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 2 }
+          : {};
         const s = await navigator.mediaDevices.getUserMedia({
-          audio: this.micId ? { deviceId: { exact: this.micId } } : true,
+          audio: { ...(this.micId ? { deviceId: { exact: this.micId } } : {}), ...processing },
         });
         this.audio = s.getAudioTracks()[0] ?? null;
       } catch {
@@ -49,6 +56,20 @@ export class LocalMedia {
       }
     }
     return failed ? "prejoin.mediaDenied" : null;
+  }
+
+  /** Reopens the microphone with or without voice processing. @param {boolean} on */
+  async setMusic(on) {
+    this.music = on;
+    if (!this.audio) return null;
+    this.audio.stop();
+    this.audio = null;
+    this.analyser = null;
+    this.ctx?.close().catch(() => {});
+    this.ctx = null;
+    const problem = await this.open();
+    if (this.audio) /** @type {MediaStreamTrack} */ (this.audio).enabled = this.micOn;
+    return problem;
   }
 
   /** Stops the camera (its light goes off). */

@@ -33,6 +33,12 @@ export class Grid {
     this.order = [];
     this.page = 0;
     this.speakerView = false;
+    /** The host's spotlight, for everyone (participant id or null). */
+    this.spotlight = /** @type {string | null} */ (null);
+    /** Our own pin, which wins over the spotlight. */
+    this.pinned = /** @type {string | null} */ (null);
+    /** Hide our own tile. */
+    this.hideSelf = false;
     /** @type {() => void} called whenever what is on screen changes */
     this.onChange = () => {};
   }
@@ -190,28 +196,44 @@ export class Grid {
     this.layout();
   }
 
+  /** The tile shown large: our pin, else the host's spotlight (if present). */
+  focus() {
+    return [this.pinned, this.spotlight].find((id) => id && this.tiles.has(id)) ?? null;
+  }
+
+  /** Spotlight, pin and hide-self all re-lay the grid. @param {{spotlight?: string | null, pinned?: string | null, hideSelf?: boolean}} o */
+  setFocus(o) {
+    if (o.spotlight !== undefined) this.spotlight = o.spotlight;
+    if (o.pinned !== undefined) this.pinned = o.pinned;
+    if (o.hideSelf !== undefined) this.hideSelf = o.hideSelf;
+    this.layout();
+  }
+
   /** Ids shown now, in display order. */
   shown() {
-    if (this.speakerView) {
-      const remote = this.order.filter((id) => !this.tiles.get(id)?.self);
-      const featured = remote[0] ?? this.order[0];
-      return [featured, ...this.order.filter((id) => id !== featured).slice(0, STRIP_SIZE)].filter(Boolean);
+    const order = this.hideSelf ? this.order.filter((id) => !this.tiles.get(id)?.self) : this.order;
+    const focus = this.focus();
+    if (this.speakerView || focus) {
+      const remote = order.filter((id) => !this.tiles.get(id)?.self);
+      const featured = focus ?? remote[0] ?? order[0];
+      return [featured, ...order.filter((id) => id !== featured).slice(0, STRIP_SIZE)].filter(Boolean);
     }
-    this.page = Math.min(this.page, this.pages() - 1);
-    return this.order.slice(this.page * PAGE_SIZE, (this.page + 1) * PAGE_SIZE);
+    this.page = Math.min(this.page, Math.max(0, Math.ceil(order.length / PAGE_SIZE) - 1));
+    return order.slice(this.page * PAGE_SIZE, (this.page + 1) * PAGE_SIZE);
   }
 
   layout() {
     const shown = this.shown();
-    this.root.classList.toggle("speaker-view", this.speakerView);
+    const large = this.speakerView || !!this.focus();
+    this.root.classList.toggle("speaker-view", large);
     for (const [id, tile] of this.tiles) {
       const i = shown.indexOf(id);
       tile.el.hidden = i < 0;
       tile.el.style.order = String(i);
-      tile.el.classList.toggle("featured", this.speakerView && i === 0);
+      tile.el.classList.toggle("featured", large && i === 0);
     }
-    const n = Math.max(1, this.speakerView ? Math.min(shown.length - 1, STRIP_SIZE) : shown.length);
-    const cols = this.speakerView ? Math.max(1, n) : Math.ceil(Math.sqrt(n));
+    const n = Math.max(1, large ? Math.min(shown.length - 1, STRIP_SIZE) : shown.length);
+    const cols = large ? Math.max(1, n) : Math.ceil(Math.sqrt(n));
     this.root.style.setProperty("--cols", String(cols));
     this.root.style.setProperty("--rows", String(Math.ceil(n / cols)));
     this.onChange();

@@ -14,7 +14,10 @@
  *  joined {you, room, participants} · participant-joined {participant}
  *  participant-updated {participant} · participant-left {id}
  *  track {participantId, track, stream} · speakers {ids}
- *  error {code, message} · closed {reason}
+ *  error {code, message} · closed {reason} · waiting {room}
+ *  room-event {msg}: host controls and room life (lobby, controls, muted,
+ *  may_unmute, video_requested, hands, chat, reaction, removed, ended,
+ *  reported); see PROTOCOL.md
  *
  * Simulcast: the camera is published in three encodings (rids q, h, f: a
  * quarter, half and full resolution). The server says which ones anybody
@@ -85,9 +88,11 @@ export class SalonClient extends EventTarget {
 
   /**
    * Joins a room, publishing the given tracks (either may be null).
-   * @param {{room: string, name: string, audioTrack: MediaStreamTrack | null, videoTrack: MediaStreamTrack | null}} opts
+   * With a waiting room, emits `waiting` and resolves only once a host lets
+   * us in; rejects with code `denied` if they turn us away.
+   * @param {{room: string, name: string, invite?: string | null, audioTrack: MediaStreamTrack | null, videoTrack: MediaStreamTrack | null}} opts
    */
-  async join({ room, name, audioTrack, videoTrack }) {
+  async join({ room, name, invite, audioTrack, videoTrack }) {
     const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     this.pc = pc;
     this.audio = pc.addTransceiver(audioTrack ?? "audio", { direction: "sendonly" });
@@ -101,8 +106,16 @@ export class SalonClient extends EventTarget {
     };
     const offer = await pc.createOffer();
     await pc.setLocalDescription(offer);
-    this.send({ type: "join", room, name, offer: pc.localDescription?.sdp ?? "" });
-    const joined = await this.expect("joined");
+    const join = { type: "join", room, name, offer: pc.localDescription?.sdp ?? "", invite: invite || null };
+    this.send(join);
+    let joined = await this.expect(["joined", "waiting"]);
+    while (joined.type === "waiting") {
+      this.emit("waiting", { room: joined.room });
+      await this.expect(["admitted"], ["denied", "ended", "removed"]);
+      // Admitted: the same offer, again (no answer was applied to it yet).
+      this.send(join);
+      joined = await this.expect(["joined", "waiting"]);
+    }
     await pc.setRemoteDescription({ type: "answer", sdp: joined.answer });
     this.emit("joined", joined);
     this.sendState(!!audioTrack?.enabled, !!videoTrack);
@@ -137,6 +150,24 @@ export class SalonClient extends EventTarget {
     await sender.setParameters(params).catch(() => {});
   }
 
+  /** Sends a room command (host controls, chat, hand, reaction, report). @param {object} msg */
+  command(msg) {
+    this.send(msg);
+  }
+
+  /** Caps the microphone's bitrate (music mode: 128 kb/s), or lifts the cap. @param {number | null} bps */
+  async setAudioBitrate(bps) {
+    const sender = this.audio?.sender;
+    if (!sender) return;
+    const params = sender.getParameters();
+    if (!params.encodings?.length) params.encodings = [{}];
+    for (const e of params.encodings) {
+      if (bps) e.maxBitrate = bps;
+      else delete e.maxBitrate;
+    }
+    await sender.setParameters(params).catch(() => {});
+  }
+
   /** Tells others our microphone / camera state. */
   sendState(audio = false, video = false) {
     this.send({ type: "state", audio, video });
@@ -154,16 +185,24 @@ export class SalonClient extends EventTarget {
     if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  /** Resolves with the next message of `type`, rejects on an error message. @param {string} type */
-  expect(type) {
+  /**
+   * Resolves with the next message of one of `types`; rejects on an error
+   * message or one of `failures` (its type becomes the error code).
+   * @param {string | string[]} types @param {string[]} [failures]
+   */
+  expect(types, failures = []) {
+    const want = Array.isArray(types) ? types : [types];
     return new Promise((resolve, reject) => {
       this.waiter = (msg) => {
-        if (msg.type === type) {
+        if (want.includes(msg.type)) {
           this.waiter = null;
           resolve(msg);
         } else if (msg.type === "error") {
           this.waiter = null;
           reject(Object.assign(new Error(msg.message), { code: msg.code }));
+        } else if (failures.includes(msg.type)) {
+          this.waiter = null;
+          reject(Object.assign(new Error(msg.type), { code: msg.type }));
         }
       };
     });
@@ -173,7 +212,7 @@ export class SalonClient extends EventTarget {
   async handle(msg) {
     if (this.waiter) {
       this.waiter(msg);
-      if (msg.type === "hello" || msg.type === "joined" || msg.type === "error") return;
+      if (["hello", "joined", "waiting", "admitted", "denied", "error"].includes(msg.type)) return;
     }
     switch (msg.type) {
       case "offer": {
@@ -203,8 +242,12 @@ export class SalonClient extends EventTarget {
       case "error":
         this.emit("error", { code: msg.code, message: msg.message });
         break;
+      case "pong":
+        break;
       default:
-        break; // pong and future messages
+        // Host controls and room life: the page decides what they mean.
+        this.emit("room-event", { msg });
+        break;
     }
   }
 

@@ -8,12 +8,17 @@ import { t, translate, bindSwitcher, onLangChange } from "./i18n.js";
 import { SalonClient } from "./protocol.js";
 import { Grid } from "./grid.js";
 import { LocalMedia } from "./devices.js";
+import { RoomLife } from "./controls.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
 const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 const roomId = decodeURIComponent(location.pathname.split("/").pop() || "");
 const NAME_KEY = "salon.name";
+/** A personal invite from the host's roster (skips the waiting room). */
+const invite = new URLSearchParams(location.search).get("invite");
+/** Music bitrate: stereo Opus that sounds like music. */
+const MUSIC_BPS = 128_000;
 
 const local = new LocalMedia();
 /** @type {SalonClient | null} */
@@ -24,6 +29,28 @@ let grid = null;
 const people = new Map();
 let selfId = "";
 let speakingTimer = 0;
+/** When a scheduled session opens (ms, local clock), if it is not open yet. */
+let opensAt = 0;
+let countdownTimer = 0;
+/** A host let us unmute although self-unmute is off. */
+let mayUnmute = false;
+
+const life = new RoomLife({
+  send: (msg) => client?.command(msg),
+  people,
+  selfId: () => selfId,
+  grid: () => grid,
+  toast,
+  forceMute: () => {
+    mayUnmute = false;
+    local.setMic(false);
+    publishState();
+  },
+  ended: (titleKey, detail) => {
+    client?.leave();
+    end(titleKey, detail);
+  },
+});
 
 // Diagnostics: the peer connection, for getStats() in devtools and the browser tests.
 Object.defineProperty(globalThis, "salonDebug", { value: { pc: () => client?.pc ?? null } });
@@ -81,6 +108,9 @@ $("view-btn").addEventListener("click", () => {
   grid?.setSpeakerView(!grid.speakerView);
   renderLabels();
 });
+$("pre-music").addEventListener("change", () => setMusic($("pre-music").checked));
+$("music-btn").addEventListener("click", () => setMusic(!local.music));
+$("waiting-leave").addEventListener("click", () => location.reload());
 $("page-prev").addEventListener("click", () => grid?.turnPage(-1));
 $("page-next").addEventListener("click", () => grid?.turnPage(1));
 
@@ -114,6 +144,36 @@ async function loadRoomName() {
   if (room?.name) {
     $("room-title").textContent = room.name;
     document.title = `${room.name} · Salon`;
+  }
+  if (room?.schedule) {
+    // The server's clock decides; a wrong local clock only shifts the display.
+    const skew = Date.now() - room.now * 1000;
+    opensAt = room.host ? 0 : room.opens_at * 1000 + skew;
+    const start = new Date(room.schedule.starts_at * 1000 + skew);
+    $("schedule-note").dataset.title = room.schedule.title;
+    $("schedule-note").dataset.start = start.toISOString();
+    countdown();
+  }
+}
+
+/** Before a scheduled session opens: a countdown, and Join waits. */
+function countdown() {
+  window.clearTimeout(countdownTimer);
+  const note = $("schedule-note");
+  const start = new Date(note.dataset.start);
+  const when = start.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" });
+  note.hidden = false;
+  const left = opensAt - Date.now();
+  if (left > 0) {
+    const s = Math.ceil(left / 1000);
+    const clock = s >= 3600 ? `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}` : `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+    note.textContent = t("schedule.countdown", { title: note.dataset.title, when, clock });
+    $("join-btn").disabled = true;
+    countdownTimer = window.setTimeout(countdown, 1000);
+  } else {
+    note.textContent = t("schedule.open", { title: note.dataset.title, when });
+    opensAt = 0;
+    if (!client) $("join-btn").disabled = false;
   }
 }
 
@@ -175,20 +235,24 @@ async function join() {
     await previewing;
     await client.connect();
     const audioTrack = local.micOn ? local.audio : null;
-    const joined = await client.join({ room: roomId, name, audioTrack, videoTrack: local.camOn ? local.video : null });
+    const joined = await client.join({ room: roomId, name, invite, audioTrack, videoTrack: local.camOn ? local.video : null });
+    if (local.music) await client.setAudioBitrate(MUSIC_BPS);
     enterRoom(joined);
   } catch (err) {
     const e = /** @type {any} */ (err);
     $("join-error").textContent = errorText(e.code, e.message);
-    client.leave();
+    client?.leave();
     client = null;
+    $("waiting-note").hidden = true;
+    $("waiting-leave").hidden = true;
+    $("prejoin-title").textContent = t("prejoin.title");
     button.disabled = false;
     button.removeAttribute("aria-busy");
     button.textContent = t("prejoin.join");
   }
 }
 
-/** @param {{you: Participant, participants: Participant[], room: {name: string}}} joined */
+/** @param {any} joined */
 function enterRoom(joined) {
   $("prejoin").hidden = true;
   $("in-room").hidden = false;
@@ -204,7 +268,14 @@ function enterRoom(joined) {
     people.set(p.id, p);
     grid.add(p);
   }
+  // Muted on entry: arrive with the microphone off (the server holds our audio anyway).
+  if (joined.controls?.mute_on_entry && !["host", "cohost"].includes(me.role)) {
+    local.setMic(false);
+    me.audio = false;
+    toast(t("room.mutedOnEntry"));
+  }
   client?.sendState(me.audio, me.video);
+  life.start(joined);
   speakingTimer = window.setInterval(pollSpeaking, 300);
   renderLabels();
   $("mic-btn").focus();
@@ -233,6 +304,18 @@ function wireClient(c) {
     grid?.remove(id);
     if (p) toast(t("room.leftToast", { name: p.name }));
     renderLabels();
+  });
+  c.addEventListener("waiting", () => {
+    $("prejoin-title").textContent = t("waiting.title");
+    $("waiting-note").hidden = false;
+    $("waiting-note").textContent = t("waiting.note");
+    $("waiting-leave").hidden = false;
+    $("join-btn").textContent = t("waiting.button");
+  });
+  c.addEventListener("room-event", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail.msg;
+    if (msg.type === "may_unmute") mayUnmute = true;
+    life.handle(msg);
   });
   c.addEventListener("speakers", (e) => {
     grid?.setSpeakers(/** @type {CustomEvent} */ (e).detail.ids);
@@ -285,6 +368,11 @@ function end(titleKey, detail) {
 
 async function toggleMic() {
   const on = !local.micOn;
+  const me = people.get(selfId);
+  if (on && me && !life.controls.self_unmute && !mayUnmute && !life.moderates() && !me.audio) {
+    toast(t("room.cannotUnmute"));
+    return;
+  }
   if (on && !local.audio) {
     local.micOn = true;
     await local.open();
@@ -330,17 +418,26 @@ async function copyLink() {
 }
 
 function renderPeople() {
-  const list = $("people-list");
-  list.replaceChildren(
-    ...[...people.values()].map((p) => {
-      const li = document.createElement("li");
-      const marks = [p.audio ? "" : t("room.muted"), p.video ? "" : t("room.cameraOff")].filter(Boolean);
-      const name = p.id === selfId ? t("room.you", { name: p.name }) : p.name;
-      li.textContent = marks.length ? `${name} · ${marks.join(", ")}` : name;
-      return li;
-    }),
-  );
-  $("alone").hidden = !grid || people.size > 1;
+  life.render();
+  $("music-btn").textContent = t(local.music ? "room.musicOn" : "room.musicOff");
+  $("music-btn").setAttribute("aria-pressed", String(local.music));
+}
+
+/**
+ * Music mode: the microphone without voice processing, in stereo, at a
+ * music bitrate. Swapped live with replaceTrack (no renegotiation).
+ * @param {boolean} on
+ */
+async function setMusic(on) {
+  const problem = await local.setMusic(on);
+  $("pre-music").checked = on;
+  if (client?.pc) {
+    await client.setAudioTrack(local.audio);
+    await client.setAudioBitrate(on ? MUSIC_BPS : null);
+    toast(t(on ? "room.musicOnToast" : "room.musicOffToast"));
+  }
+  if (problem) toast(t(problem));
+  renderLabels();
 }
 
 /** @param {string} code @param {string} message */
