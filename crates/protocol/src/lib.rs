@@ -51,10 +51,12 @@ pub enum ClientMsg {
     Answer {
         sdp: String,
     },
-    /// Our microphone / camera is on or off (shown to others).
+    /// Our microphone / camera / screen share is on or off (shown to others).
     State {
         audio: bool,
         video: bool,
+        #[serde(default)]
+        screen: bool,
     },
     /// The tiles our screen shows now, with their height in device pixels.
     /// Video of people not listed is not sent; the others come in the
@@ -246,6 +248,9 @@ pub struct Participant {
     /// Hand raised.
     #[serde(default)]
     pub hand: bool,
+    /// Sharing a screen: its tracks come under the stream id `<id>-screen`.
+    #[serde(default)]
+    pub screen: bool,
 }
 
 /// What a person may do in a room. Checked by the server on every command.

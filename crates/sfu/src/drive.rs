@@ -105,8 +105,11 @@ impl Sfu {
                         .simulcast
                         .map(|s| s.recv.iter().map(|l| l.rid).collect())
                         .unwrap_or_default();
+                    // The browser offers microphone and camera first, then the
+                    // screen's video and sound: a second track of a kind is the screen.
+                    let screen = peer.tracks_in.iter().any(|t| t.kind == m.kind);
                     peer.tracks_in
-                        .push(TrackIn::new(m.mid, m.kind, crate::layer::ordered(&rids)));
+                        .push(TrackIn::new(m.mid, m.kind, crate::layer::ordered(&rids), screen));
                     work.push(Propagate::TrackAdded(id, m.mid));
                 }
                 Event::MediaData(d) => {

@@ -48,7 +48,7 @@ use str0m::{Candidate, Input, Rtc};
 use crate::peer::Peer;
 use crate::track::TrackOut;
 
-pub use crate::track::TrackOutState;
+pub use crate::track::{TrackOutState, SCREEN_SUFFIX};
 pub use str0m::media::MediaKind as Kind;
 
 /// Identifies a peer (one participant's connection) inside the core.

@@ -497,3 +497,35 @@ fn a_muted_publisher_is_not_heard_until_unmuted() {
     assert!(net.delta(b, a, Duration::from_secs(1)).audio_frames > 10, "heard again");
     assert_eq!(net.sfu.set_audio_muted(PeerId(999), true), Err(SfuError::UnknownPeer));
 }
+
+#[test]
+fn a_shared_screen_is_its_own_tile_forwarded_only_when_watched() {
+    let mut net = Net::new();
+    let a = net.join_with(
+        1,
+        Publish {
+            screen: true,
+            ..Publish::av()
+        },
+    );
+    let b = net.join(1, true, true);
+    let screen = format!("p{}{}", a.0, SCREEN_SUFFIX);
+    let screen_frames = |net: &Net| {
+        net.peer(b)
+            .received()
+            .get(&screen)
+            .map_or(0, |r| r.video_frames)
+    };
+    net.sfu.set_view(net.now, b, &[(format!("p{}", a.0), 720)]).unwrap();
+    net.run(Duration::from_secs(3));
+    assert!(net.peer(b).open_labels().contains(&screen), "the screen is offered as its own stream: {:?}", net.peer(b).open_labels());
+    assert!(net.got(b, a).video_frames > 30, "the camera flows");
+    let settled = screen_frames(&net);
+    net.run(Duration::from_secs(1));
+    assert_eq!(screen_frames(&net), settled, "an unwatched screen is not forwarded");
+    net.sfu
+        .set_view(net.now, b, &[(format!("p{}", a.0), 180), (screen.clone(), 720)])
+        .unwrap();
+    net.run(Duration::from_secs(2));
+    assert!(screen_frames(&net) > 20, "a watched screen flows");
+}

@@ -49,6 +49,9 @@ pub struct Publish {
     pub simulcast: bool,
     /// Audio at 50 packets/s with a loud level; otherwise a DTX-like trickle.
     pub speaking: bool,
+    /// Also share a screen: a second video m-line (no simulcast), as a
+    /// browser offers it.
+    pub screen: bool,
 }
 
 impl Publish {
@@ -58,6 +61,7 @@ impl Publish {
             video: true,
             simulcast: false,
             speaking: true,
+            screen: false,
         }
     }
 }
@@ -94,6 +98,8 @@ struct Outgoing {
     /// Layers (q, h, f) or a single `None`.
     layers: Vec<Option<Rid>>,
     next: Option<Instant>,
+    /// Frames sent on this m-line (keyframes every `GOP` of them).
+    sent: u64,
 }
 
 pub struct TestPeer {
@@ -154,6 +160,7 @@ impl TestPeer {
                 kind: MediaKind::Audio,
                 layers: vec![None],
                 next: None,
+                sent: 0,
             });
         }
         if publish.video {
@@ -176,6 +183,17 @@ impl TestPeer {
                 kind: MediaKind::Video,
                 layers,
                 next: None,
+                sent: 0,
+            });
+        }
+        if publish.screen {
+            let mid = api.add_media(MediaKind::Video, Direction::SendOnly, None, None, None);
+            outgoing.push(Outgoing {
+                mid,
+                kind: MediaKind::Video,
+                layers: vec![None],
+                next: None,
+                sent: 0,
             });
         }
         if outgoing.is_empty() {
@@ -215,6 +233,7 @@ impl TestPeer {
                 video: false,
                 simulcast: false,
                 speaking: false,
+                screen: false,
             },
         );
         // Start over without the placeholder offer: the remote offers first.
@@ -326,6 +345,7 @@ impl TestPeer {
     fn write_media(&mut self, now: Instant) {
         let stamp = (now.saturating_duration_since(epoch()).as_micros() as u64).to_be_bytes();
         let elapsed = now.saturating_duration_since(self.started).as_micros() as u64;
+        let mut wrote_video = false;
         for i in 0..self.outgoing.len() {
             let o = &mut self.outgoing[i];
             let interval = match (o.kind, self.publish.speaking) {
@@ -338,14 +358,12 @@ impl TestPeer {
                 continue;
             }
             o.next = Some(due + interval);
-            let (mid, kind, layers) = (o.mid, o.kind, o.layers.clone());
+            o.sent += 1;
+            let (mid, kind, layers, sent) = (o.mid, o.kind, o.layers.clone(), o.sent);
             if kind == MediaKind::Video {
                 self.frames += 1;
             }
-            let keyframe = kind == MediaKind::Video && (self.frames % GOP == 1 || self.force_keyframe);
-            if kind == MediaKind::Video {
-                self.force_keyframe = false;
-            }
+            let keyframe = kind == MediaKind::Video && (sent % GOP == 1 || self.force_keyframe);
             for (li, rid) in layers.iter().enumerate() {
                 if rid.is_some_and(|r| self.paused.contains(&r)) {
                     continue;
@@ -390,6 +408,12 @@ impl TestPeer {
                 };
                 let _ = writer.write(pt, now, time, data);
             }
+            wrote_video |= kind == MediaKind::Video;
+        }
+        // A keyframe request is answered on every video of ours (they are
+        // due together: same interval, same start).
+        if wrote_video {
+            self.force_keyframe = false;
         }
     }
 

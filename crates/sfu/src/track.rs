@@ -36,10 +36,13 @@ pub(crate) struct TrackIn {
     /// Audio: smoothed loudness (0 silent .. 127 loudest) and when audio last came.
     pub loudness: f32,
     pub last_audio: Option<Instant>,
+    /// A second track of its kind from the same publisher: a shared screen
+    /// (or its sound), offered to others under the label `<label>-screen`.
+    pub screen: bool,
 }
 
 impl TrackIn {
-    pub fn new(mid: Mid, kind: MediaKind, layers: Vec<Rid>) -> Self {
+    pub fn new(mid: Mid, kind: MediaKind, layers: Vec<Rid>, screen: bool) -> Self {
         let n = layers.len().max(1);
         TrackIn {
             mid,
@@ -50,6 +53,7 @@ impl TrackIn {
             active: None,
             loudness: 0.0,
             last_audio: None,
+            screen,
         }
     }
 
@@ -137,6 +141,10 @@ pub enum TrackOutState {
     NegotiatingStop(Mid),
 }
 
+/// Appended to a publisher's label for its screen share's tracks, so the
+/// browser shows the screen as a tile of its own.
+pub const SCREEN_SUFFIX: &str = "-screen";
+
 /// A copy of another peer's track, sent to this peer.
 #[derive(Debug)]
 pub(crate) struct TrackOut {
@@ -161,7 +169,11 @@ impl TrackOut {
         };
         TrackOut {
             origin,
-            origin_label: origin_label.to_string(),
+            origin_label: if tin.screen {
+                format!("{origin_label}{SCREEN_SUFFIX}")
+            } else {
+                origin_label.to_string()
+            },
             origin_mid: tin.mid,
             kind: tin.kind,
             state: TrackOutState::ToOpen,
@@ -297,7 +309,7 @@ mod tests {
     }
 
     fn out(kind: MediaKind) -> TrackOut {
-        TrackOut::new(PeerId(1), "p1", &TrackIn::new(mid("0"), kind, Vec::new()))
+        TrackOut::new(PeerId(1), "p1", &TrackIn::new(mid("0"), kind, Vec::new(), false))
     }
 
     #[test]

@@ -212,9 +212,9 @@ impl Session {
                     Err(e) => self.error(ErrorCode::Internal, e.to_string()),
                 }
             }
-            (ClientMsg::State { audio, video }, Phase::Joined(j)) => {
+            (ClientMsg::State { audio, video, screen }, Phase::Joined(j)) => {
                 let (room, peer) = (j.core_room, j.peer);
-                match self.state.rooms.set_state(&j.room, &j.pid, audio, video) {
+                match self.state.rooms.set_state(&j.room, &j.pid, audio, video, screen) {
                     Ok(true) => self.state.media.mute_audio(room, peer, false).await,
                     Ok(false) => {}
                     Err(r) => self.error(r.code, r.message),
@@ -342,6 +342,7 @@ impl Session {
             video: false,
             role: Default::default(),
             hand: false,
+            screen: false,
         };
         let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
         let entrant = Entrant {

@@ -236,7 +236,7 @@ impl Rooms {
     /// Records a microphone/camera change and tells the others. Unmuting
     /// after a host's mute needs self-unmute on or a host's permission;
     /// `Ok(true)` means the SFU must forward this member's audio again.
-    pub fn set_state(&self, room: &str, id: &str, audio: bool, video: bool) -> Result<bool, Refusal> {
+    pub fn set_state(&self, room: &str, id: &str, audio: bool, video: bool, screen: bool) -> Result<bool, Refusal> {
         let mut live = self.lock();
         let Some(r) = live.get_mut(room) else { return Ok(false) };
         let self_unmute = r.controls.self_unmute;
@@ -254,6 +254,7 @@ impl Rooms {
         }
         me.info.audio = audio;
         me.info.video = video;
+        me.info.screen = screen;
         if me.announced {
             let msg = ServerMsg::ParticipantUpdated {
                 participant: me.info.clone(),

@@ -9,6 +9,7 @@ fn person(id: &str) -> Participant {
         video: true,
         role: Role::Guest,
         hand: false,
+        screen: false,
     }
 }
 
@@ -71,7 +72,7 @@ fn capacity_and_presence() {
     assert_eq!(c.err(), Some(EnterError::Full));
     rooms.announce("r", "b");
     assert!(matches!(&a.drain()[..], [ServerMsg::ParticipantJoined { participant }] if participant.id == "b"));
-    rooms.set_state("r", "b", true, false).unwrap();
+    rooms.set_state("r", "b", true, false, false).unwrap();
     assert!(matches!(&a.drain()[..], [ServerMsg::ParticipantUpdated { participant }] if participant.audio));
     rooms.leave("r", "b");
     assert_eq!(a.drain(), vec![ServerMsg::ParticipantLeft { id: "b".into() }]);
@@ -205,7 +206,7 @@ fn mute_all_and_the_unmute_policy() {
     let s = Settings::default();
     let _host = inside(&rooms, s, "h", true);
     let mut g = inside(&rooms, s, "g", false);
-    rooms.set_state("r", "g", true, true).unwrap();
+    rooms.set_state("r", "g", true, true, false).unwrap();
     rooms
         .command(
             "r",
@@ -220,14 +221,14 @@ fn mute_all_and_the_unmute_policy() {
     let fx = rooms.command("r", "h", &ClientMsg::MuteAll {}).unwrap();
     assert_eq!(fx.mutes, vec![(PeerId(u64::from(b'g')), true)], "the host is not muted");
     assert!(g.drain().contains(&ServerMsg::Muted {}));
-    let refused = rooms.set_state("r", "g", true, true);
+    let refused = rooms.set_state("r", "g", true, true, false);
     assert_eq!(refused.map_err(|e| e.code), Err(ErrorCode::Forbidden));
     rooms.command("r", "g", &ClientMsg::Hand { raised: true }).unwrap();
     rooms
         .command("r", "h", &ClientMsg::AllowUnmute { id: "g".into() })
         .unwrap();
     assert_eq!(
-        rooms.set_state("r", "g", true, true),
+        rooms.set_state("r", "g", true, true, false),
         Ok(true),
         "allowed: audio flows again"
     );

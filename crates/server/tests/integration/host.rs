@@ -128,6 +128,7 @@ async fn a_host_mute_is_enforced_by_the_sfu_even_if_the_client_keeps_sending() {
     talker.send(ClientMsg::State {
         audio: true,
         video: true,
+        screen: false,
     });
     let resumed = host.received_from(&talker).audio_frames;
     eventually(10, "heard again", || {
@@ -179,6 +180,7 @@ async fn waiting_room_lock_removal_and_a_ban_that_survives_a_restart() {
     guest.send(ClientMsg::State {
         audio: true,
         video: true,
+        screen: false,
     });
     eventually(10, "unmute refused", || guest.saw(is_error(ErrorCode::Forbidden))).await;
     // An invite on the roster skips the waiting room.
@@ -375,4 +377,48 @@ async fn host_only_routes_and_reports_reach_the_operator() {
     assert!(salon::admin::run(&store, &salon::config::Admin::Resolve { id })
         .await
         .is_err());
+}
+
+#[tokio::test]
+async fn a_shared_screen_reaches_the_others_as_its_own_tile() {
+    let server = spawn_server().await;
+    let room = create_room(&server).await;
+    let sharer = TestClient::join_with(
+        &server,
+        &room,
+        "Sharer",
+        salon_sfu::testkit::Publish {
+            screen: true,
+            ..salon_sfu::testkit::Publish::av()
+        },
+    )
+    .await;
+    let viewer = TestClient::join(&server, &room, "Viewer", true, true).await;
+    sharer.send(ClientMsg::State {
+        audio: true,
+        video: true,
+        screen: true,
+    });
+    eventually(10, "screen state shown", || viewer.saw(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.screen))).await;
+    let screen = format!("{}{}", sharer.id, salon_sfu::SCREEN_SUFFIX);
+    viewer.send(ClientMsg::View {
+        tiles: vec![
+            salon::protocol::Tile {
+                id: sharer.id.clone(),
+                height: 180,
+            },
+            salon::protocol::Tile {
+                id: screen.clone(),
+                height: 1080,
+            },
+        ],
+    });
+    let frames = || {
+        salon_load::participant::lock(&viewer.peer)
+            .received()
+            .get(&screen)
+            .map_or(0, |r| r.video_frames)
+    };
+    eventually(15, "the screen's frames arrive", || frames() > 30).await;
+    eventually(10, "the camera too", || viewer.received_from(&sharer).video_frames > 30).await;
 }

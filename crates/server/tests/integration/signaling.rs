@@ -155,6 +155,7 @@ async fn state_changes_reach_the_others() {
     b.send(ClientMsg::State {
         audio: false,
         video: true,
+        screen: false,
     });
     eventually(5, "a sees b muted", || {
         a.saw(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == b.id && !participant.audio && participant.video))
