@@ -2,7 +2,8 @@
 // (link + .ics), a client who comes early sees a countdown, then waits in the
 // waiting room until the host admits them; they arrive muted; the host mutes
 // everyone and the client's microphone goes silent at the server; spotlight;
-// the host locks the room and a newcomer gets the "locked" message.
+// a screen share shows as its own tile; the host locks the room and a
+// newcomer gets the "locked" message.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -99,6 +100,17 @@ test("schedule, countdown, waiting room, mute all, spotlight, lock", async () =>
   await host.getByRole("button", { name: /^Spotlight: Léa/ }).click();
   await eventually(async () => (await bob.locator(".tile.featured").count()) === 1, { what: "spotlight on Bob's screen" });
   assert.match(await bob.locator(".tile.featured").textContent(), /Léa/);
+
+  // The host shares a screen: Bob gets it as its own tile, playing.
+  await host.getByRole("button", { name: "Share screen" }).click();
+  const bobScreen = bob.locator('.tile[data-participant$="-screen"]');
+  await bobScreen.waitFor({ state: "visible", timeout: 20000 });
+  await eventually(
+    async () => bob.$eval('.tile[data-participant$="-screen"] video', (v) => v.videoWidth > 0 && v.currentTime > 0.5),
+    { timeout: 30000, what: "the shared screen plays on Bob's page" },
+  );
+  await host.getByRole("button", { name: "Stop sharing" }).click();
+  await eventually(async () => (await bobScreen.count()) === 0, { what: "screen tile gone" });
 
   // Lock: a newcomer is told the room is locked.
   await host.getByRole("button", { name: "Lock the room" }).click();

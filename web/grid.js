@@ -16,6 +16,9 @@ export const PAGE_SIZE = 25;
 /** Small tiles shown beside the featured one in speaker view. */
 const STRIP_SIZE = 6;
 
+/** A participant's shared screen is the tile `<id>-screen` (salon_sfu::SCREEN_SUFFIX). */
+export const SCREEN_SUFFIX = "-screen";
+
 export class Grid {
   /** @param {HTMLElement} root @param {HTMLElement} audioSink */
   constructor(root, audioSink) {
@@ -196,9 +199,10 @@ export class Grid {
     this.layout();
   }
 
-  /** The tile shown large: our pin, else the host's spotlight (if present). */
+  /** The tile shown large: our pin, else the host's spotlight, else a shared screen. */
   focus() {
-    return [this.pinned, this.spotlight].find((id) => id && this.tiles.has(id)) ?? null;
+    const screen = this.order.find((id) => id.endsWith(SCREEN_SUFFIX) && !this.tiles.get(id)?.self);
+    return [this.pinned, this.spotlight, screen].find((id) => id && this.tiles.has(id)) ?? null;
   }
 
   /** Spotlight, pin and hide-self all re-lay the grid. @param {{spotlight?: string | null, pinned?: string | null, hideSelf?: boolean}} o */

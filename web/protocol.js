@@ -53,6 +53,10 @@ export class SalonClient extends EventTarget {
     this.audio = null;
     /** @type {RTCRtpTransceiver | null} */
     this.video = null;
+    /** @type {RTCRtpTransceiver | null} */
+    this.screenVideo = null;
+    /** @type {RTCRtpTransceiver | null} */
+    this.screenAudio = null;
     /** @type {Promise<void>} messages are handled in order on this chain */
     this.chain = Promise.resolve();
     /** @type {((msg: any) => void) | null} */
@@ -97,6 +101,10 @@ export class SalonClient extends EventTarget {
     this.pc = pc;
     this.audio = pc.addTransceiver(audioTrack ?? "audio", { direction: "sendonly" });
     this.video = pc.addTransceiver(videoTrack ?? "video", { direction: "sendonly", sendEncodings: SIMULCAST });
+    // A shared screen and its sound: offered now, idle until used, so
+    // sharing needs no renegotiation. The server tells them apart by order.
+    this.screenVideo = pc.addTransceiver("video", { direction: "sendonly", sendEncodings: [{ maxBitrate: 2_500_000, maxFramerate: 15 }] });
+    this.screenAudio = pc.addTransceiver("audio", { direction: "sendonly" });
     pc.ontrack = (e) => {
       const stream = e.streams[0];
       if (stream) this.emit("track", { participantId: stream.id, track: e.track, stream });
@@ -125,6 +133,13 @@ export class SalonClient extends EventTarget {
   /** Swaps the microphone track (null sends nothing). @param {MediaStreamTrack | null} track */
   async setAudioTrack(track) {
     await this.audio?.sender.replaceTrack(track);
+  }
+
+  /** Starts (tracks) or stops (nulls) sharing a screen. @param {MediaStreamTrack | null} video @param {MediaStreamTrack | null} audio */
+  async setScreen(video, audio) {
+    if (video) video.contentHint = "detail";
+    await this.screenVideo?.sender.replaceTrack(video);
+    await this.screenAudio?.sender.replaceTrack(audio);
   }
 
   /** Swaps the camera track (null: camera off). @param {MediaStreamTrack | null} track */
@@ -168,9 +183,9 @@ export class SalonClient extends EventTarget {
     await sender.setParameters(params).catch(() => {});
   }
 
-  /** Tells others our microphone / camera state. */
-  sendState(audio = false, video = false) {
-    this.send({ type: "state", audio, video });
+  /** Tells others our microphone / camera / screen state. */
+  sendState(audio = false, video = false, screen = false) {
+    this.send({ type: "state", audio, video, screen });
   }
 
   leave() {

@@ -6,7 +6,7 @@
  */
 import { t, translate, bindSwitcher, onLangChange } from "./i18n.js";
 import { SalonClient } from "./protocol.js";
-import { Grid } from "./grid.js";
+import { Grid, SCREEN_SUFFIX } from "./grid.js";
 import { LocalMedia } from "./devices.js";
 import { RoomLife } from "./controls.js";
 
@@ -34,6 +34,10 @@ let opensAt = 0;
 let countdownTimer = 0;
 /** A host let us unmute although self-unmute is off. */
 let mayUnmute = false;
+/** Our screen share, while sharing. @type {MediaStream | null} */
+let screen = null;
+/** Remote screens' streams by tile id: the tracks come at join, the tile when sharing starts. */
+const screenStreams = new Map();
 
 const life = new RoomLife({
   send: (msg) => client?.command(msg),
@@ -108,6 +112,7 @@ $("view-btn").addEventListener("click", () => {
   grid?.setSpeakerView(!grid.speakerView);
   renderLabels();
 });
+$("share-btn").addEventListener("click", () => (screen ? stopShare() : startShare()));
 $("pre-music").addEventListener("change", () => setMusic($("pre-music").checked));
 $("music-btn").addEventListener("click", () => setMusic(!local.music));
 $("waiting-leave").addEventListener("click", () => location.reload());
@@ -267,6 +272,7 @@ function enterRoom(joined) {
   for (const p of joined.participants) {
     people.set(p.id, p);
     grid.add(p);
+    showScreen(p);
   }
   // Muted on entry: arrive with the microphone off (the server holds our audio anyway).
   if (joined.controls?.mute_on_entry && !["host", "cohost"].includes(me.role)) {
@@ -294,6 +300,7 @@ function wireClient(c) {
     const p = /** @type {CustomEvent} */ (e).detail.participant;
     people.set(p.id, p);
     grid?.update(p);
+    showScreen(p);
     renderPeople();
     scheduleView();
   });
@@ -302,6 +309,7 @@ function wireClient(c) {
     const p = people.get(id);
     people.delete(id);
     grid?.remove(id);
+    grid?.remove(id + SCREEN_SUFFIX);
     if (p) toast(t("room.leftToast", { name: p.name }));
     renderLabels();
   });
@@ -322,6 +330,7 @@ function wireClient(c) {
   });
   c.addEventListener("track", (e) => {
     const { participantId, track, stream } = /** @type {CustomEvent} */ (e).detail;
+    if (participantId.endsWith(SCREEN_SUFFIX)) screenStreams.set(participantId, stream);
     grid?.attach(participantId, track, stream);
   });
   c.addEventListener("error", (e) => {
@@ -402,9 +411,44 @@ function publishState() {
     me.audio = local.micOn && !!local.audio;
     me.video = local.camOn && !!local.video;
     grid?.update(me);
-    client?.sendState(me.audio, me.video);
+    client?.sendState(me.audio, me.video, !!screen);
   }
   renderLabels();
+}
+
+/** A participant's screen tile appears while they share. @param {Participant & {screen?: boolean}} p */
+function showScreen(p) {
+  if (!grid) return;
+  const id = p.id + SCREEN_SUFFIX;
+  if (!p.screen) return grid.remove(id);
+  grid.add({ id, name: t("room.screenOf", { name: p.name }), audio: true, video: true });
+  const stream = screenStreams.get(id);
+  for (const track of stream?.getTracks() ?? []) grid.attach(id, track, stream);
+}
+
+/** Shares a screen, window or tab (with its sound when the browser offers it). */
+async function startShare() {
+  try {
+    screen = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: 15 }, audio: true });
+  } catch {
+    return toast(t("room.shareFailed"));
+  }
+  const video = screen.getVideoTracks()[0] ?? null;
+  video?.addEventListener("ended", stopShare);
+  await client?.setScreen(video, screen.getAudioTracks()[0] ?? null);
+  const id = selfId + SCREEN_SUFFIX;
+  grid?.add({ id, name: t("room.yourScreen"), audio: true, video: true }, true);
+  grid?.setSelfVideo(id, video);
+  publishState();
+}
+
+async function stopShare() {
+  if (!screen) return;
+  for (const track of screen.getTracks()) track.stop();
+  screen = null;
+  await client?.setScreen(null, null);
+  grid?.remove(selfId + SCREEN_SUFFIX);
+  publishState();
 }
 
 async function copyLink() {
@@ -421,6 +465,8 @@ function renderPeople() {
   life.render();
   $("music-btn").textContent = t(local.music ? "room.musicOn" : "room.musicOff");
   $("music-btn").setAttribute("aria-pressed", String(local.music));
+  $("share-btn").textContent = t(screen ? "room.shareStop" : "room.share");
+  $("share-btn").setAttribute("aria-pressed", String(!!screen));
 }
 
 /**

@@ -168,5 +168,10 @@ export default {
   "sched.rosterLabel": "Add a client who comes straight in (no waiting room)",
   "sched.rosterPlaceholder": "Client's name",
   "sched.rosterAdd": "Add",
-  "sched.personalLink": "Personal link for {name}"
+  "sched.personalLink": "Personal link for {name}",
+  "room.share": "Share screen",
+  "room.shareStop": "Stop sharing",
+  "room.screenOf": "{name}'s screen",
+  "room.yourScreen": "Your screen",
+  "room.shareFailed": "Screen sharing did not start (cancelled or not allowed)."
 };

@@ -168,5 +168,10 @@ export default {
   "sched.rosterLabel": "Ajouter un client qui entre directement (sans salle d’attente)",
   "sched.rosterPlaceholder": "Nom du client",
   "sched.rosterAdd": "Ajouter",
-  "sched.personalLink": "Lien personnel pour {name}"
+  "sched.personalLink": "Lien personnel pour {name}",
+  "room.share": "Partager l’écran",
+  "room.shareStop": "Arrêter le partage",
+  "room.screenOf": "Écran de {name}",
+  "room.yourScreen": "Votre écran",
+  "room.shareFailed": "Le partage d’écran n’a pas démarré (annulé ou refusé)."
 };

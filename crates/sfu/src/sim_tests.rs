@@ -510,15 +510,14 @@ fn a_shared_screen_is_its_own_tile_forwarded_only_when_watched() {
     );
     let b = net.join(1, true, true);
     let screen = format!("p{}{}", a.0, SCREEN_SUFFIX);
-    let screen_frames = |net: &Net| {
-        net.peer(b)
-            .received()
-            .get(&screen)
-            .map_or(0, |r| r.video_frames)
-    };
+    let screen_frames = |net: &Net| net.peer(b).received().get(&screen).map_or(0, |r| r.video_frames);
     net.sfu.set_view(net.now, b, &[(format!("p{}", a.0), 720)]).unwrap();
     net.run(Duration::from_secs(3));
-    assert!(net.peer(b).open_labels().contains(&screen), "the screen is offered as its own stream: {:?}", net.peer(b).open_labels());
+    assert!(
+        net.peer(b).open_labels().contains(&screen),
+        "the screen is offered as its own stream: {:?}",
+        net.peer(b).open_labels()
+    );
     assert!(net.got(b, a).video_frames > 30, "the camera flows");
     let settled = screen_frames(&net);
     net.run(Duration::from_secs(1));

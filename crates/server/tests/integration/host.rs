@@ -399,7 +399,10 @@ async fn a_shared_screen_reaches_the_others_as_its_own_tile() {
         video: true,
         screen: true,
     });
-    eventually(10, "screen state shown", || viewer.saw(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.screen))).await;
+    eventually(10, "screen state shown", || {
+        viewer.saw(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.screen))
+    })
+    .await;
     let screen = format!("{}{}", sharer.id, salon_sfu::SCREEN_SUFFIX);
     viewer.send(ClientMsg::View {
         tiles: vec![
