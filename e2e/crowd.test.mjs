@@ -61,7 +61,9 @@ test("50 people: small tiles get the low layer; the featured publisher is asked 
     pages.push(page);
   }
   for (const page of pages) {
-    await eventually(async () => (await page.locator(".tile").count()) === 50, { what: "50 tiles", timeout: 30000 });
+    await eventually(async () => (await page.locator(".tile").count()) === 50, { what: "50 tiles", timeout: 30000 }).catch(async (e) => {
+      throw new Error(`${e.message}; have ${await page.locator(".tile").count()} tiles`);
+    });
     assert.equal(await page.locator(".tile:not([hidden])").count(), 25, "a grid page shows 25 tiles");
     assert.ok(await page.getByText("Page 1 of 2").isVisible());
   }

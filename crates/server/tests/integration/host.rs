@@ -425,3 +425,91 @@ async fn a_shared_screen_reaches_the_others_as_its_own_tile() {
     eventually(15, "the screen's frames arrive", || frames() > 30).await;
     eventually(10, "the camera too", || viewer.received_from(&sharer).video_frames > 30).await;
 }
+
+#[tokio::test]
+async fn spotlight_ask_video_deny_and_end_over_signaling() {
+    let server = spawn_server().await;
+    let hd = device();
+    let room = create_room_as(
+        &server,
+        &hd,
+        r#"{"settings":{"waiting_room":true,"mute_on_entry":false,"self_unmute":true}}"#,
+    )
+    .await;
+    let host = TestClient::join_as(&server, &room, "Host", &hd, None).await;
+    let (status, inv) = http(
+        server.http(),
+        "POST",
+        &format!("/api/rooms/{room}/invites"),
+        r#"{"label":"Client"}"#,
+        &cookie(&hd),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let token = serde_json::from_str::<serde_json::Value>(&inv).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let client = TestClient::join_as(&server, &room, "Client", &device(), Some(&token)).await;
+    host.send(ClientMsg::Spotlight {
+        id: Some(host.id.clone()),
+    });
+    eventually(10, "spotlight", || client.saw(|m| matches!(m, ServerMsg::Controls { controls } if controls.spotlight.as_deref() == Some(host.id.as_str())))).await;
+    host.send(ClientMsg::AskVideo { id: client.id.clone() });
+    eventually(10, "asked for video", || {
+        client.saw(|m| matches!(m, ServerMsg::VideoRequested {}))
+    })
+    .await;
+    host.send(ClientMsg::Spotlight {
+        id: Some("nobody".into()),
+    });
+    eventually(10, "unknown target", || {
+        host.saw(is_error(ErrorCode::UnknownParticipant))
+    })
+    .await;
+    // A knock turned away.
+    let mut knock = Signal::hello_as(&server, &device()).await;
+    let (peer, offer) = salon_sfu::testkit::TestPeer::with(
+        std::time::Instant::now(),
+        "127.0.0.1:9".parse().unwrap(),
+        salon_sfu::testkit::Publish::av(),
+    );
+    drop(peer);
+    knock
+        .send(&ClientMsg::Join {
+            room: room.clone(),
+            name: "Knock".into(),
+            offer,
+            invite: None,
+        })
+        .await;
+    assert!(matches!(knock.recv().await, ServerMsg::Waiting { .. }));
+    eventually(10, "knock seen", || {
+        host.saw(|m| matches!(m, ServerMsg::Lobby { waiting } if waiting.len() == 1))
+    })
+    .await;
+    let id = host
+        .last(|m| match m {
+            ServerMsg::Lobby { waiting } => waiting.first().map(|w| w.id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    host.send(ClientMsg::Deny { id });
+    assert_eq!(knock.recv().await, ServerMsg::Denied {});
+    // End for everyone: both are out, and media stops.
+    host.send(ClientMsg::EndRoom {});
+    eventually(10, "ended", || {
+        client.saw(|m| matches!(m, ServerMsg::Ended {})) && host.saw(|m| matches!(m, ServerMsg::Ended {}))
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = client.received_from(&host);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        client.received_from(&host).audio_frames,
+        before.audio_frames,
+        "no media after the end"
+    );
+    let (_, body) = http(server.http(), "GET", &format!("/api/rooms/{room}"), "", "").await;
+    assert!(body.contains(r#""participants":0"#), "{body}");
+}
