@@ -247,6 +247,9 @@ impl Session {
         for (peer, muted) in fx.mutes {
             self.state.media.mute_audio(core, peer, muted).await;
         }
+        for peer in fx.kicked {
+            self.state.media.leave(core, peer).await;
+        }
         let store = &self.state.store;
         if let Some((device, name)) = fx.ban {
             if let Err(e) = store.ban(&room, &device, &name).await {

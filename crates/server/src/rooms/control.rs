@@ -29,6 +29,10 @@ pub struct Report {
 pub struct Effects {
     /// `(peer, muted)`: tell the SFU to stop or resume forwarding audio.
     pub mutes: Vec<(PeerId, bool)>,
+    /// Take these peers out of the media core now. Their own sessions do it
+    /// too once they read `removed`/`ended`, but a client that stops reading
+    /// must not keep its media meanwhile.
+    pub kicked: Vec<PeerId>,
     /// Ban this device from the room for good: `(device, name)`.
     pub ban: Option<(String, String)>,
     /// Store the room's new policies.
@@ -140,6 +144,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             let pos = target(r, id, role, "remove")?;
             let gone = r.members.remove(pos);
             send(&gone, ServerMsg::Removed { banned: *ban });
+            fx.kicked.push(gone.peer);
             r.removed.insert(gone.device.clone());
             r.admitted.remove(&gone.device);
             r.cohosts.remove(&gone.device);
@@ -154,6 +159,9 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             }
             for m in r.members.drain(..) {
                 send(&m, ServerMsg::Ended {});
+                if m.info.id != actor {
+                    fx.kicked.push(m.peer);
+                }
             }
             for w in r.lobby.drain(..) {
                 let _ = w.outbox.try_send(ServerMsg::Ended {});
