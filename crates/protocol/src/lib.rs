@@ -105,6 +105,13 @@ pub struct Participant {
     pub name: String,
     pub audio: bool,
     pub video: bool,
+    /// URL path of the person's avatar, if signed in with one (seen by all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    /// The account's username: sent only to the person's friends (and to
+    /// themselves); absent for guests and towards non-friends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// One visible tile in a `view` report.
@@ -135,6 +142,8 @@ pub enum ErrorCode {
     RoomNotFound,
     RoomFull,
     InvalidName,
+    /// Someone in the room does not want this person there (kept neutral).
+    Blocked,
     InvalidSdp,
     NegotiationFailed,
     MediaFailed,

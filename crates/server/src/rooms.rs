@@ -6,23 +6,39 @@
 //! the lock, so the 51st person cannot slip in), then `announce` tells the
 //! others once media is set up; a join that fails in between is never seen.
 //!
+//! Accounts (issue 4): a member may carry its account (`MemberAccount`) so
+//! that people who blocked someone keep them out (`enter_with`), each
+//! recipient gets participant details redacted to what it may see (a
+//! `username` only between friends, see PROTOCOL.md), and the friends' tray
+//! can list who is inside (`members`). Every join and leave is sent on a
+//! change feed (`subscribe`) that the tray follows.
+//!
 //! Plain synchronous state behind one mutex: every operation is short, and
 //! messages go out through each session's bounded channel without waiting.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use salon_sfu::RoomId;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::protocol::{Participant, ServerMsg};
 
 /// A session's outgoing message queue.
 pub type Outbox = mpsc::Sender<ServerMsg>;
 
+/// The signed-in account behind a member, with its friends as of the join
+/// (a friendship made or ended during a call applies from the next join).
+#[derive(Debug, Clone, Default)]
+pub struct MemberAccount {
+    pub id: String,
+    pub friends: HashSet<String>,
+}
+
 struct Member {
     info: Participant,
+    account: Option<MemberAccount>,
     outbox: Outbox,
     announced: bool,
 }
@@ -35,12 +51,23 @@ struct LiveRoom {
 #[derive(Debug, PartialEq, Eq)]
 pub enum EnterError {
     Full,
+    /// Someone in the room blocked the person entering.
+    Blocked,
+}
+
+/// A member as the friends' tray sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    pub name: String,
+    pub account: Option<String>,
 }
 
 pub struct Rooms {
     live: Mutex<HashMap<String, LiveRoom>>,
     next_core_id: AtomicU64,
     pub max_participants: usize,
+    /// Room ids whose membership changed (announce, leave); lagging is fine.
+    changes: broadcast::Sender<String>,
 }
 
 impl Rooms {
@@ -49,6 +76,7 @@ impl Rooms {
             live: Mutex::new(HashMap::new()),
             next_core_id: AtomicU64::new(1),
             max_participants,
+            changes: broadcast::channel(256).0,
         }
     }
 
@@ -66,6 +94,20 @@ impl Rooms {
         info: Participant,
         outbox: Outbox,
     ) -> Result<(RoomId, Vec<Participant>), EnterError> {
+        self.enter_with(room, info, outbox, None, &HashSet::new())
+    }
+
+    /// `enter` for a member with an account: refused if anyone present is
+    /// among `blockers` (the account ids that blocked this one). The list of
+    /// others comes redacted for this member.
+    pub fn enter_with(
+        &self,
+        room: &str,
+        info: Participant,
+        outbox: Outbox,
+        account: Option<MemberAccount>,
+        blockers: &HashSet<String>,
+    ) -> Result<(RoomId, Vec<Participant>), EnterError> {
         let mut live = self.lock();
         let r = live.entry(room.to_string()).or_insert_with(|| LiveRoom {
             core: RoomId(self.next_core_id.fetch_add(1, Ordering::Relaxed)),
@@ -74,14 +116,25 @@ impl Rooms {
         if r.members.len() >= self.max_participants {
             return Err(EnterError::Full);
         }
+        let blocked = r
+            .members
+            .iter()
+            .any(|m| m.account.as_ref().is_some_and(|a| blockers.contains(&a.id)));
+        if blocked {
+            if r.members.is_empty() {
+                live.remove(room);
+            }
+            return Err(EnterError::Blocked);
+        }
         let others = r
             .members
             .iter()
             .filter(|m| m.announced)
-            .map(|m| m.info.clone())
+            .map(|m| redact(m.info.clone(), m.account.as_ref(), account.as_ref()))
             .collect();
         r.members.push(Member {
             info,
+            account,
             outbox,
             announced: false,
         });
@@ -100,6 +153,7 @@ impl Rooms {
             participant: me.info.clone(),
         };
         broadcast(r, id, msg);
+        let _ = self.changes.send(room.to_string());
     }
 
     /// Records a microphone/camera change and tells the others.
@@ -129,10 +183,30 @@ impl Rooms {
         let gone = r.members.remove(pos);
         if gone.announced {
             broadcast(r, id, ServerMsg::ParticipantLeft { id: id.to_string() });
+            let _ = self.changes.send(room.to_string());
         }
         if r.members.is_empty() {
             live.remove(room);
         }
+    }
+
+    /// Follows membership changes (room ids), for the friends' tray.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+
+    /// The announced members of `room` now, for the friends' tray.
+    pub fn members(&self, room: &str) -> Vec<MemberView> {
+        self.lock().get(room).map_or_else(Vec::new, |r| {
+            r.members
+                .iter()
+                .filter(|m| m.announced)
+                .map(|m| MemberView {
+                    name: m.info.name.clone(),
+                    account: m.account.as_ref().map(|a| a.id.clone()),
+                })
+                .collect()
+        })
     }
 
     /// How many people are in `room` now.
@@ -141,9 +215,35 @@ impl Rooms {
     }
 }
 
+/// What `to` may see of a participant with account `of`: the `username`
+/// only between friends (and never to guests); name and avatar for all.
+fn redact(mut p: Participant, of: Option<&MemberAccount>, to: Option<&MemberAccount>) -> Participant {
+    let friends = matches!((of, to), (Some(of), Some(to)) if to.friends.contains(&of.id));
+    if !friends {
+        p.username = None;
+    }
+    p
+}
+
+/// Sends `msg` about member `except` to every other announced member,
+/// redacted per recipient.
 fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
+    let subject = room
+        .members
+        .iter()
+        .find(|m| m.info.id == except)
+        .and_then(|m| m.account.as_ref());
     for m in room.members.iter().filter(|m| m.info.id != except && m.announced) {
-        if m.outbox.try_send(msg.clone()).is_err() {
+        let msg = match &msg {
+            ServerMsg::ParticipantJoined { participant } => ServerMsg::ParticipantJoined {
+                participant: redact(participant.clone(), subject, m.account.as_ref()),
+            },
+            ServerMsg::ParticipantUpdated { participant } => ServerMsg::ParticipantUpdated {
+                participant: redact(participant.clone(), subject, m.account.as_ref()),
+            },
+            other => other.clone(),
+        };
+        if m.outbox.try_send(msg).is_err() {
             // The session is gone or hopelessly behind; it will be cleaned up by its own task.
             tracing::debug!("presence message to {} dropped", m.info.id);
         }
@@ -160,6 +260,8 @@ mod tests {
             name: id.into(),
             audio: false,
             video: true,
+            avatar: None,
+            username: None,
         }
     }
 
@@ -192,5 +294,49 @@ mod tests {
         rooms.leave("r", "a");
         rooms.leave("r", "c");
         assert_eq!(rooms.count("r"), 0);
+    }
+
+    #[test]
+    fn usernames_only_between_friends_and_blocks_keep_out() {
+        let rooms = Rooms::new(10);
+        let acct = |id: &str, friends: &[&str]| MemberAccount {
+            id: id.into(),
+            friends: friends.iter().map(|f| f.to_string()).collect(),
+        };
+        let named = |id: &str| Participant {
+            username: Some(format!("user-{id}")),
+            ..person(id)
+        };
+        let mut feed = rooms.subscribe();
+        let (a_tx, mut a_rx) = mpsc::channel(8);
+        let (b_tx, _b_rx) = mpsc::channel(8);
+        let (c_tx, mut c_rx) = mpsc::channel(8);
+        let none = HashSet::new();
+        rooms.enter_with("r", named("a"), a_tx, Some(acct("A", &["B"])), &none).unwrap();
+        rooms.announce("r", "a");
+        assert_eq!(feed.try_recv().unwrap(), "r");
+        let (_, others) = rooms.enter_with("r", named("b"), b_tx, Some(acct("B", &["A"])), &none).unwrap();
+        assert_eq!(others[0].username.as_deref(), Some("user-a"), "friends see the username");
+        rooms.announce("r", "b");
+        match a_rx.try_recv().unwrap() {
+            ServerMsg::ParticipantJoined { participant } => assert_eq!(participant.username.as_deref(), Some("user-b")),
+            other => panic!("{other:?}"),
+        }
+        // A guest sees names only.
+        let (_, others) = rooms.enter("r", person("c"), c_tx).unwrap();
+        assert!(others.iter().all(|p| p.username.is_none()));
+        rooms.announce("r", "c");
+        rooms.update("r", "a", true, true);
+        match c_rx.try_recv().unwrap() {
+            ServerMsg::ParticipantUpdated { participant } => assert_eq!(participant.username, None),
+            other => panic!("{other:?}"),
+        }
+        // Someone A blocked cannot come in.
+        let (d_tx, _d_rx) = mpsc::channel(8);
+        let blockers: HashSet<String> = ["A".to_string()].into();
+        let res = rooms.enter_with("r", named("d"), d_tx, Some(acct("D", &[])), &blockers);
+        assert_eq!(res.err(), Some(EnterError::Blocked));
+        assert_eq!(rooms.members("r").len(), 3);
+        assert_eq!(rooms.members("r")[0].account.as_deref(), Some("A"));
     }
 }

@@ -15,6 +15,9 @@ use crate::AppState;
 pub struct CreateRoom {
     #[serde(default)]
     pub name: String,
+    /// Only for signed-in creators (accounts, issue 4); default private.
+    #[serde(default)]
+    pub visibility: Option<store::Visibility>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -39,6 +42,7 @@ fn view(state: &AppState, room: Room) -> RoomView {
 
 pub async fn create_room(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     body: Result<Json<CreateRoom>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<RoomView>), AppError> {
     let Json(body) = body.map_err(|e| {
@@ -51,7 +55,30 @@ pub async fn create_room(
     })?;
     let name =
         store::validate_room_name(&body.name).map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
-    let room = state.store.create_room(&name).await.map_err(AppError::internal)?;
+    let room = match super::accounts::room_creator(&state, &headers).await? {
+        Some(owner) => {
+            let visibility = body.visibility.unwrap_or(store::Visibility::Private);
+            let r = state
+                .store
+                .create_owned_room(&name, &owner.id, visibility)
+                .await
+                .map_err(AppError::internal)?;
+            state.accounts.changed();
+            Room {
+                id: r.id,
+                name: r.name,
+                created_at: r.created_at,
+            }
+        }
+        None if body.visibility == Some(store::Visibility::Public) => {
+            return Err(AppError::new(
+                StatusCode::BAD_REQUEST,
+                "account_required",
+                "a public room needs an account",
+            ))
+        }
+        None => state.store.create_room(&name).await.map_err(AppError::internal)?,
+    };
     tracing::info!(room = %super::ws::short(&room.id), "room created");
     Ok((StatusCode::CREATED, Json(view(&state, room))))
 }

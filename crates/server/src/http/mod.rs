@@ -4,8 +4,14 @@
 //! `app(state)` builds the whole `Router` without binding anything, so tests
 //! can call it with `oneshot` and `lib::start` can serve it over TCP or TLS.
 
+pub mod accounts;
 mod api;
 mod assets;
+pub mod auth;
+mod friends;
+pub mod openapi;
+mod owned_rooms;
+pub mod tray;
 pub mod ws;
 
 use axum::extract::{Path, State, WebSocketUpgrade};
@@ -28,6 +34,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/rooms/{id}", get(api::get_room))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(accounts::routes())
         .fallback(assets::file)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .layer(middleware::from_fn(check_origin))
@@ -63,7 +70,12 @@ async fn room_page(State(state): State<AppState>, Path(id): Path<String>) -> Res
     }
 }
 
-async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+async fn ws_upgrade(State(state): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    // The signed-in account, if any, for blocks and per-recipient details.
+    let account = match auth::current_account(&state, &headers).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
     let Ok(permit) = state.sessions.clone().try_acquire_owned() else {
         return AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -74,7 +86,7 @@ async fn ws_upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resp
     };
     ws.max_message_size(protocol::MAX_FRAME_BYTES)
         .max_frame_size(protocol::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| ws::run(socket, state, permit))
+        .on_upgrade(move |socket| ws::run(socket, state, permit, account))
 }
 
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a

@@ -10,6 +10,7 @@
 //! `ClientMsg`, and rate-limited; a bad message gets an `error` reply and the
 //! session, the room and everyone else carry on.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -21,6 +22,7 @@ use tokio::sync::mpsc;
 
 use crate::media::MediaError;
 use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
+use crate::rooms::{EnterError, MemberAccount};
 use crate::AppState;
 
 /// The client pings every 5 s; silence this long means the peer is gone.
@@ -50,6 +52,8 @@ struct Joined {
 
 struct Session {
     state: AppState,
+    /// The signed-in account of the upgrade request, if any.
+    account: Option<crate::store::Account>,
     phase: Phase,
     outbox: mpsc::Sender<ServerMsg>,
     media_events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
@@ -59,12 +63,18 @@ struct Session {
 }
 
 /// Runs one session; `_permit` holds its place under the session cap until it ends.
-pub async fn run(socket: WebSocket, state: AppState, _permit: tokio::sync::OwnedSemaphorePermit) {
+pub async fn run(
+    socket: WebSocket,
+    state: AppState,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    account: Option<crate::store::Account>,
+) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_rx) = mpsc::channel::<ServerMsg>(256);
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(PeerId, PeerEvent)>();
     let mut s = Session {
         state,
+        account,
         phase: Phase::Greeting,
         outbox,
         media_events: media_tx,
@@ -227,10 +237,24 @@ impl Session {
             name,
             audio: false,
             video: false,
+            avatar: self.account.as_ref().and_then(|a| a.avatar_url()),
+            username: self.account.as_ref().map(|a| a.username.clone()),
         };
-        let (core_room, participants) = match self.state.rooms.enter(&room.id, me.clone(), self.outbox.clone()) {
+        let (member, blockers) = match self.member_account().await {
             Ok(x) => x,
-            Err(_) => {
+            Err(e) => {
+                tracing::error!("account lookup failed: {e}");
+                return self.error(ErrorCode::Internal, "the server could not read its database");
+            }
+        };
+        let entered = self
+            .state
+            .rooms
+            .enter_with(&room.id, me.clone(), self.outbox.clone(), member, &blockers);
+        let (core_room, participants) = match entered {
+            Ok(x) => x,
+            Err(EnterError::Blocked) => return self.error(ErrorCode::Blocked, "you cannot join this room"),
+            Err(EnterError::Full) => {
                 let max = self.state.rooms.max_participants;
                 return self.error(ErrorCode::RoomFull, format!("this room is full ({max} people)"));
             }
@@ -270,6 +294,16 @@ impl Session {
             pid: me.id,
             peer,
         });
+    }
+
+    /// The signed-in member's friends and the people who blocked them.
+    async fn member_account(&self) -> Result<(Option<MemberAccount>, HashSet<String>), sqlx::Error> {
+        let Some(a) = &self.account else {
+            return Ok((None, HashSet::new()));
+        };
+        let friends = self.state.store.friend_ids(&a.id).await?;
+        let blockers = self.state.store.blockers_of(&a.id).await?;
+        Ok((Some(MemberAccount { id: a.id.clone(), friends }), blockers))
     }
 
     fn on_media_event(&mut self, peer: PeerId, event: PeerEvent) {

@@ -3,7 +3,8 @@
 //!
 //! Why one `Store` type: every query lives here, so moving to Postgres when
 //! one machine is outgrown means changing this module, not the handlers.
-//! Only durable things live here (rooms). Who is in a room right now is live
+//! Only durable things live here (rooms; accounts, sessions and friendships
+//! in `accounts.rs` and `social.rs`). Who is in a room right now is live
 //! state in `rooms.rs`, rebuilt naturally as people reconnect after a restart.
 
 use std::path::Path;
@@ -12,6 +13,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use rand::RngCore;
+mod accounts;
+mod social;
+
+pub use accounts::*;
+pub use social::*;
+
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 /// Longest room name, in characters.
