@@ -32,7 +32,7 @@ impl Accounts {
             secure_cookies,
             // 30 tries at once from one address, then one every 2 s.
             login_by_addr: Limiter::new(0.5, 30.0),
-            // 5 tries at once on one account, then one every 20 s.
+            // 5 failed tries at once on one account, then one every 20 s.
             login_by_account: Limiter::new(0.05, 5.0),
             changes: broadcast::channel(64).0,
         }
@@ -67,8 +67,23 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         }
     }
 
-    /// True when one more try for `key` is allowed now.
+    /// True when one more try for `key` is allowed now (and counts it).
     pub fn admit(&self, key: &K) -> bool {
+        self.take(key, true)
+    }
+
+    /// True when `key` has a try left, without counting one: with `charge`
+    /// after a failure, this limits failed attempts only.
+    pub fn check(&self, key: &K) -> bool {
+        self.take(key, false)
+    }
+
+    /// Counts one (failed) try for `key`.
+    pub fn charge(&self, key: &K) {
+        self.take(key, true);
+    }
+
+    fn take(&self, key: &K, spend: bool) -> bool {
         let mut map = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         if map.len() > MAX_KEYS {
@@ -79,7 +94,9 @@ impl<K: Hash + Eq + Clone> Limiter<K> {
         b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * self.per_sec).min(self.burst);
         b.1 = now;
         if b.0 >= 1.0 {
-            b.0 -= 1.0;
+            if spend {
+                b.0 -= 1.0;
+            }
             true
         } else {
             false
@@ -98,5 +115,9 @@ mod tests {
         assert!(l.admit(&"a"));
         assert!(!l.admit(&"a"));
         assert!(l.admit(&"b"));
+        assert!(l.check(&"c") && l.check(&"c") && l.check(&"c"), "checking costs nothing");
+        l.charge(&"c");
+        l.charge(&"c");
+        assert!(!l.check(&"c"));
     }
 }

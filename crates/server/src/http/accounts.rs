@@ -210,7 +210,7 @@ pub async fn log_in(
     if username.len() > store::MAX_USERNAME_CHARS || body.password.len() > auth::MAX_PASSWORD_BYTES {
         return Err(wrong_credentials());
     }
-    if !state.accounts.login_by_account.admit(&username) {
+    if !state.accounts.login_by_account.check(&username) {
         return Err(limited());
     }
     let found = state.store.credentials(&username).await.map_err(AppError::internal)?;
@@ -220,6 +220,7 @@ pub async fn log_in(
     };
     let ok = auth::verify_password(body.password, hash).await?;
     let Some(account) = account.filter(|_| ok) else {
+        state.accounts.login_by_account.charge(&username);
         return Err(wrong_credentials());
     };
     let token = state.store.create_session(&account.id).await.map_err(AppError::internal)?;
@@ -289,11 +290,12 @@ pub async fn change_password(
 }
 
 async fn confirm_password(state: &AppState, a: &Account, password: String) -> Result<(), AppError> {
-    if !state.accounts.login_by_account.admit(&a.username) {
+    if !state.accounts.login_by_account.check(&a.username) {
         return Err(AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; wait a minute"));
     }
     let hash = state.store.password_hash(&a.id).await.map_err(AppError::internal)?;
     if password.len() > auth::MAX_PASSWORD_BYTES || !auth::verify_password(password, hash).await? {
+        state.accounts.login_by_account.charge(&a.username);
         return Err(AppError::new(StatusCode::FORBIDDEN, "wrong_password", "the current password is wrong"));
     }
     Ok(())

@@ -49,7 +49,7 @@ pub struct TrayRoom {
     pub host: Host,
     /// Names (as shown in the room) of my friends inside, the host included.
     pub friends_inside: Vec<String>,
-    /// How many other people are inside.
+    /// How many other people are inside (neither my friends nor me).
     pub others: usize,
 }
 
@@ -78,14 +78,16 @@ pub async fn tray_for(state: &AppState, me: &Account) -> Result<Tray, sqlx::Erro
         let Some(host) = friends.iter().find(|f| Some(&f.id) == r.owner_id.as_ref()) else {
             continue;
         };
+        let is_me = |a: &Option<String>| a.as_deref() == Some(me.id.as_str());
         let friends_inside: Vec<String> = members
             .iter()
             .filter(|m| m.account.as_ref().is_some_and(|a| friends.iter().any(|f| &f.id == a)))
             .map(|m| m.name.clone())
             .collect();
+        let mine = members.iter().filter(|m| is_me(&m.account)).count();
         out.push(TrayRoom {
             path: format!("/r/{}", r.id),
-            others: members.len() - friends_inside.len(),
+            others: members.len() - friends_inside.len() - mine,
             friends_inside,
             host: Host {
                 username: host.username.clone(),

@@ -5,3 +5,6 @@ mod helpers;
 mod http_api;
 mod media;
 mod signaling;
+mod accounts;
+mod privacy;
+mod web;
