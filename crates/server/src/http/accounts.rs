@@ -28,7 +28,10 @@ pub const MAX_AVATAR_BYTES: usize = 1024 * 1024;
 pub const AVATAR_SIZE: u32 = 256;
 
 pub fn routes() -> Router<AppState> {
+    let page = |name: &'static str| get(move || async move { super::assets::page(name, StatusCode::OK) });
     Router::new()
+        .route("/account", page("account.html"))
+        .route("/friends", page("friends.html"))
         .route("/api/accounts", post(sign_up))
         .route("/api/session", get(session).post(log_in).delete(log_out))
         .route("/api/account", get(me).patch(update_profile).delete(delete_account))
