@@ -115,7 +115,10 @@ mod tests {
         assert!(l.admit(&"a"));
         assert!(!l.admit(&"a"));
         assert!(l.admit(&"b"));
-        assert!(l.check(&"c") && l.check(&"c") && l.check(&"c"), "checking costs nothing");
+        assert!(
+            l.check(&"c") && l.check(&"c") && l.check(&"c"),
+            "checking costs nothing"
+        );
         l.charge(&"c");
         l.charge(&"c");
         assert!(!l.check(&"c"));

@@ -312,11 +312,19 @@ mod tests {
         let (b_tx, _b_rx) = mpsc::channel(8);
         let (c_tx, mut c_rx) = mpsc::channel(8);
         let none = HashSet::new();
-        rooms.enter_with("r", named("a"), a_tx, Some(acct("A", &["B"])), &none).unwrap();
+        rooms
+            .enter_with("r", named("a"), a_tx, Some(acct("A", &["B"])), &none)
+            .unwrap();
         rooms.announce("r", "a");
         assert_eq!(feed.try_recv().unwrap(), "r");
-        let (_, others) = rooms.enter_with("r", named("b"), b_tx, Some(acct("B", &["A"])), &none).unwrap();
-        assert_eq!(others[0].username.as_deref(), Some("user-a"), "friends see the username");
+        let (_, others) = rooms
+            .enter_with("r", named("b"), b_tx, Some(acct("B", &["A"])), &none)
+            .unwrap();
+        assert_eq!(
+            others[0].username.as_deref(),
+            Some("user-a"),
+            "friends see the username"
+        );
         rooms.announce("r", "b");
         match a_rx.try_recv().unwrap() {
             ServerMsg::ParticipantJoined { participant } => assert_eq!(participant.username.as_deref(), Some("user-b")),

@@ -45,7 +45,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/avatars/{id}", get(avatar))
         .route("/api/users/{username}", get(profile))
         .route("/api/account/rooms", get(owned_rooms::list))
-        .route("/api/rooms/{id}", axum::routing::patch(owned_rooms::update).delete(owned_rooms::remove))
+        .route(
+            "/api/rooms/{id}",
+            axum::routing::patch(owned_rooms::update).delete(owned_rooms::remove),
+        )
         .route("/api/users", get(friends::search))
         .route("/api/friends", get(friends::list))
         .route("/api/friends/{username}", delete(friends::unfriend))
@@ -139,7 +142,11 @@ fn bad(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 fn wrong_credentials() -> AppError {
-    AppError::new(StatusCode::UNAUTHORIZED, "wrong_credentials", "wrong username or password")
+    AppError::new(
+        StatusCode::UNAUTHORIZED,
+        "wrong_credentials",
+        "wrong username or password",
+    )
 }
 
 fn with_cookie(cookie: axum::http::HeaderValue, status: StatusCode, body: impl IntoResponse) -> Response {
@@ -150,7 +157,10 @@ fn with_cookie(cookie: axum::http::HeaderValue, status: StatusCode, body: impl I
 
 /// The peer's address (absent when the router is driven without a socket, as in unit tests).
 fn peer_ip(addr: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>) -> std::net::IpAddr {
-    addr.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |axum::Extension(ConnectInfo(a))| a.ip())
+    addr.map_or(
+        std::net::IpAddr::from([0, 0, 0, 0]),
+        |axum::Extension(ConnectInfo(a))| a.ip(),
+    )
 }
 
 /// Creates an account and signs it in.
@@ -165,7 +175,11 @@ pub async fn sign_up(
 ) -> Result<Response, AppError> {
     let body = json(body)?;
     if !state.accounts.login_by_addr.admit(&peer_ip(addr)) {
-        return Err(AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; wait a minute"));
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts; wait a minute",
+        ));
     }
     let username = store::validate_username(&body.username).map_err(|e| bad("invalid_username", e))?;
     let display_name = crate::protocol::validate_name(&body.display_name).map_err(|e| bad("invalid_name", e))?;
@@ -174,13 +188,25 @@ pub async fn sign_up(
     let account = match state.store.create_account(&username, &display_name, &hash).await {
         Ok(a) => a,
         Err(CreateAccountError::Taken) => {
-            return Err(AppError::new(StatusCode::CONFLICT, "username_taken", "this username is taken"))
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "username_taken",
+                "this username is taken",
+            ))
         }
         Err(CreateAccountError::Db(e)) => return Err(AppError::internal(e)),
     };
-    let token = state.store.create_session(&account.id).await.map_err(AppError::internal)?;
+    let token = state
+        .store
+        .create_session(&account.id)
+        .await
+        .map_err(AppError::internal)?;
     tracing::info!("account created");
-    Ok(with_cookie(auth::set_cookie(&state, &token), StatusCode::CREATED, Json(Me::from(&account))))
+    Ok(with_cookie(
+        auth::set_cookie(&state, &token),
+        StatusCode::CREATED,
+        Json(Me::from(&account)),
+    ))
 }
 
 /// Who is signed in (or null), and who may create rooms.
@@ -206,7 +232,13 @@ pub async fn log_in(
 ) -> Result<Response, AppError> {
     let body = json(body)?;
     let username = body.username.trim().to_ascii_lowercase();
-    let limited = || AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; wait a minute");
+    let limited = || {
+        AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts; wait a minute",
+        )
+    };
     if !state.accounts.login_by_addr.admit(&peer_ip(addr)) {
         return Err(limited());
     }
@@ -226,8 +258,16 @@ pub async fn log_in(
         state.accounts.login_by_account.charge(&username);
         return Err(wrong_credentials());
     };
-    let token = state.store.create_session(&account.id).await.map_err(AppError::internal)?;
-    Ok(with_cookie(auth::set_cookie(&state, &token), StatusCode::OK, Json(Me::from(&account))))
+    let token = state
+        .store
+        .create_session(&account.id)
+        .await
+        .map_err(AppError::internal)?;
+    Ok(with_cookie(
+        auth::set_cookie(&state, &token),
+        StatusCode::OK,
+        Json(Me::from(&account)),
+    ))
 }
 
 /// Logs out: ends this session.
@@ -288,18 +328,30 @@ pub async fn change_password(
     auth::check_password_shape(&body.new_password)?;
     let hash = auth::hash_password(body.new_password).await?;
     let token = auth::session_token(&headers).unwrap_or_default();
-    state.store.set_password(&a.id, &hash, &token).await.map_err(AppError::internal)?;
+    state
+        .store
+        .set_password(&a.id, &hash, &token)
+        .await
+        .map_err(AppError::internal)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn confirm_password(state: &AppState, a: &Account, password: String) -> Result<(), AppError> {
     if !state.accounts.login_by_account.check(&a.username) {
-        return Err(AppError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many attempts; wait a minute"));
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many attempts; wait a minute",
+        ));
     }
     let hash = state.store.password_hash(&a.id).await.map_err(AppError::internal)?;
     if password.len() > auth::MAX_PASSWORD_BYTES || !auth::verify_password(password, hash).await? {
         state.accounts.login_by_account.charge(&a.username);
-        return Err(AppError::new(StatusCode::FORBIDDEN, "wrong_password", "the current password is wrong"));
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_password",
+            "the current password is wrong",
+        ));
     }
     Ok(())
 }
@@ -342,13 +394,21 @@ pub async fn upload_avatar(
         }
     })?;
     if body.len() > MAX_AVATAR_BYTES {
-        return Err(AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "an avatar is at most 1 MiB"));
+        return Err(AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "an avatar is at most 1 MiB",
+        ));
     }
     let png = tokio::task::spawn_blocking(move || reencode_avatar(&body))
         .await
         .map_err(AppError::internal)?
         .map_err(|e| bad("invalid_image", e))?;
-    a.avatar_id = state.store.set_avatar(&a.id, Some(png)).await.map_err(AppError::internal)?;
+    a.avatar_id = state
+        .store
+        .set_avatar(&a.id, Some(png))
+        .await
+        .map_err(AppError::internal)?;
     Ok(Json(Me::from(&a)))
 }
 
@@ -425,10 +485,22 @@ pub async fn profile(
     let Some(viewer) = viewer else {
         return Err(user_not_found());
     };
-    let Some(other) = state.store.account_by_username(&username).await.map_err(AppError::internal)? else {
+    let Some(other) = state
+        .store
+        .account_by_username(&username)
+        .await
+        .map_err(AppError::internal)?
+    else {
         return Err(user_not_found());
     };
-    if other.id != viewer.id && !state.store.relation(&viewer.id, &other.id).await.map_err(AppError::internal)?.friends {
+    if other.id != viewer.id
+        && !state
+            .store
+            .relation(&viewer.id, &other.id)
+            .await
+            .map_err(AppError::internal)?
+            .friends
+    {
         return Err(user_not_found());
     }
     Ok(Json(Me::from(&other)))

@@ -48,9 +48,9 @@ pub async fn current_account(state: &AppState, headers: &HeaderMap) -> Result<Op
 
 /// Like `current_account`, but a request without a session gets 401.
 pub async fn require_account(state: &AppState, headers: &HeaderMap) -> Result<Account, AppError> {
-    current_account(state, headers).await?.ok_or_else(|| {
-        AppError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first")
-    })
+    current_account(state, headers)
+        .await?
+        .ok_or_else(|| AppError::new(StatusCode::UNAUTHORIZED, "not_signed_in", "sign in first"))
 }
 
 pub fn set_cookie(state: &AppState, token: &str) -> HeaderValue {
@@ -126,7 +126,11 @@ pub async fn verify_password(password: String, hash: Option<String>) -> Result<b
     tokio::task::spawn_blocking(move || {
         let dummy = DUMMY.get_or_init(|| {
             new_salt()
-                .and_then(|salt| Argon2::default().hash_password(b"not a real password", &salt).map(|h| h.to_string()))
+                .and_then(|salt| {
+                    Argon2::default()
+                        .hash_password(b"not a real password", &salt)
+                        .map(|h| h.to_string())
+                })
                 .unwrap_or_default()
         });
         let real = hash.is_some();

@@ -161,13 +161,25 @@ pub async fn request(
     let body = json(body)?;
     let (o, rel) = other(&state, &me, &body.username).await?;
     if o.id == me.id {
-        return Err(AppError::new(StatusCode::BAD_REQUEST, "self_request", "you cannot befriend yourself"));
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "self_request",
+            "you cannot befriend yourself",
+        ));
     }
     if rel.i_blocked {
-        return Err(AppError::new(StatusCode::CONFLICT, "blocked", "unblock this person first"));
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "blocked",
+            "unblock this person first",
+        ));
     }
     if rel.friends {
-        return Err(AppError::new(StatusCode::CONFLICT, "already_friends", "you are already friends"));
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "already_friends",
+            "you are already friends",
+        ));
     }
     let relation = if rel.incoming {
         state.store.accept_request(&o.id, &me.id).await.map_err(db)?;
@@ -203,7 +215,11 @@ pub async fn cancel(
 }
 
 fn no_request() -> AppError {
-    AppError::new(StatusCode::NOT_FOUND, "request_not_found", "there is no such friend request")
+    AppError::new(
+        StatusCode::NOT_FOUND,
+        "request_not_found",
+        "there is no such friend request",
+    )
 }
 
 /// Accepts someone's request: we become friends.
@@ -250,7 +266,11 @@ pub async fn unfriend(
     let me = auth::require_account(&state, &headers).await?;
     let (o, _) = other(&state, &me, &username).await?;
     if !state.store.unfriend(&me.id, &o.id).await.map_err(db)? {
-        return Err(AppError::new(StatusCode::NOT_FOUND, "not_friends", "you are not friends"));
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_friends",
+            "you are not friends",
+        ));
     }
     state.accounts.changed();
     Ok(StatusCode::NO_CONTENT)
@@ -273,7 +293,11 @@ pub async fn block(
         return Err(user_not_found());
     };
     if o.id == me.id {
-        return Err(AppError::new(StatusCode::BAD_REQUEST, "self_block", "you cannot block yourself"));
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "self_block",
+            "you cannot block yourself",
+        ));
     }
     state.store.block(&me.id, &o.id).await.map_err(db)?;
     state.accounts.changed();
@@ -293,7 +317,11 @@ pub async fn unblock(
         return Err(user_not_found());
     };
     if !state.store.unblock(&me.id, &o.id).await.map_err(db)? {
-        return Err(AppError::new(StatusCode::NOT_FOUND, "not_blocked", "this person is not blocked"));
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_blocked",
+            "this person is not blocked",
+        ));
     }
     state.accounts.changed();
     Ok(StatusCode::NO_CONTENT)

@@ -57,18 +57,42 @@ fn openapi_doc() {}
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Salon API", description = "JSON REST API of Salon. Every error is {code, message}. \
+    info(
+        title = "Salon API",
+        description = "JSON REST API of Salon. Every error is {code, message}. \
         State-changing requests from browsers must come from the same origin; the session is the \
-        HttpOnly cookie `salon_session`."),
+        HttpOnly cookie `salon_session`."
+    ),
     paths(
-        create_room, get_room, openapi_doc,
-        accounts::sign_up, accounts::session, accounts::log_in, accounts::log_out,
-        accounts::me, accounts::update_profile, accounts::delete_account, accounts::change_password,
-        accounts::upload_avatar, accounts::remove_avatar, accounts::avatar, accounts::profile,
-        owned_rooms::list, owned_rooms::update, owned_rooms::remove,
-        friends::search, friends::list, friends::request, friends::cancel, friends::accept,
-        friends::decline, friends::unfriend, friends::block, friends::unblock,
-        tray::get_tray, tray::events,
+        create_room,
+        get_room,
+        openapi_doc,
+        accounts::sign_up,
+        accounts::session,
+        accounts::log_in,
+        accounts::log_out,
+        accounts::me,
+        accounts::update_profile,
+        accounts::delete_account,
+        accounts::change_password,
+        accounts::upload_avatar,
+        accounts::remove_avatar,
+        accounts::avatar,
+        accounts::profile,
+        owned_rooms::list,
+        owned_rooms::update,
+        owned_rooms::remove,
+        friends::search,
+        friends::list,
+        friends::request,
+        friends::cancel,
+        friends::accept,
+        friends::decline,
+        friends::unfriend,
+        friends::block,
+        friends::unblock,
+        tray::get_tray,
+        tray::events,
     ),
     components(schemas(ErrorBody))
 )]
@@ -119,7 +143,10 @@ mod tests {
             ("/api/tray/events", "get"),
         ];
         for (path, method) in expected {
-            assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is documented");
+            assert!(
+                paths.get(path).and_then(|p| p.get(method)).is_some(),
+                "{method} {path} is documented"
+            );
         }
         let count: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
         assert_eq!(count, expected.len(), "no undocumented extras, no stale entries");

@@ -59,10 +59,18 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<J
 async fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<OwnedRoom, AppError> {
     let me = auth::require_account(state, headers).await?;
     let Some(room) = state.store.owned_room(id).await.map_err(AppError::internal)? else {
-        return Err(AppError::new(StatusCode::NOT_FOUND, "room_not_found", "this room does not exist"));
+        return Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "room_not_found",
+            "this room does not exist",
+        ));
     };
     if room.owner_id.as_deref() != Some(me.id.as_str()) {
-        return Err(AppError::new(StatusCode::FORBIDDEN, "not_owner", "only the room's owner may change it"));
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "not_owner",
+            "only the room's owner may change it",
+        ));
     }
     Ok(room)
 }
@@ -80,8 +88,8 @@ pub async fn update(
     let body = json(body)?;
     let mut room = mine(&state, &headers, &id).await?;
     if let Some(name) = body.name {
-        room.name = store::validate_room_name(&name)
-            .map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
+        room.name =
+            store::validate_room_name(&name).map_err(|e| AppError::new(StatusCode::BAD_REQUEST, "invalid_name", e))?;
     }
     if let Some(v) = body.visibility {
         room.visibility = v;

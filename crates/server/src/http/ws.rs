@@ -303,7 +303,13 @@ impl Session {
         };
         let friends = self.state.store.friend_ids(&a.id).await?;
         let blockers = self.state.store.blockers_of(&a.id).await?;
-        Ok((Some(MemberAccount { id: a.id.clone(), friends }), blockers))
+        Ok((
+            Some(MemberAccount {
+                id: a.id.clone(),
+                friends,
+            }),
+            blockers,
+        ))
     }
 
     fn on_media_event(&mut self, peer: PeerId, event: PeerEvent) {

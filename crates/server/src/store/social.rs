@@ -110,13 +110,14 @@ impl Store {
     /// Turns the request from -> to into a friendship; false if there was none.
     pub async fn accept_request(&self, from: &str, to: &str) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let r = sqlx::query("DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)")
-            .bind(from)
-            .bind(to)
-            .bind(to)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?;
+        let r =
+            sqlx::query("DELETE FROM friend_requests WHERE (from_id = ? AND to_id = ?) OR (from_id = ? AND to_id = ?)")
+                .bind(from)
+                .bind(to)
+                .bind(to)
+                .bind(from)
+                .execute(&mut *tx)
+                .await?;
         if r.rows_affected() == 0 {
             return Ok(false);
         }

@@ -1,10 +1,10 @@
 //! Salon's integration tests: the real server on port 0, real WebSockets,
 //! real UDP with DTLS-SRTP, str0m clients standing in for browsers.
 
+mod accounts;
 mod helpers;
 mod http_api;
 mod media;
-mod signaling;
-mod accounts;
 mod privacy;
+mod signaling;
 mod web;

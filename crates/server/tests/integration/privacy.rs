@@ -31,12 +31,16 @@ async fn cast() -> Cast {
     let mut dave = Web::sign_up(&server, "Dave").await;
     alice.befriend(&mut bob).await;
     alice.befriend(&mut dave).await;
-    assert_eq!(alice.call("POST", "/api/blocks", json!({"username":"dave"})).await.0, 204);
+    assert_eq!(
+        alice.call("POST", "/api/blocks", json!({"username":"dave"})).await.0,
+        204
+    );
     alice.call("PATCH", "/api/account", json!({"bio":"Sophrologue"})).await;
     let png = {
         let img = image::RgbImage::from_pixel(16, 16, image::Rgb([200, 100, 50]));
         let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+        img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+            .unwrap();
         out
     };
     let r = alice.raw("PUT", "/api/account/avatar", &png, "image/png", "").await;
@@ -68,7 +72,10 @@ async fn profiles_only_for_friends_and_self() {
     // friend and self: the profile.
     let (s, p) = c.bob.get("/api/users/alice").await;
     assert_eq!(s, 200);
-    assert_eq!((p["display_name"].as_str(), p["bio"].as_str()), (Some("Alice"), Some("Sophrologue")));
+    assert_eq!(
+        (p["display_name"].as_str(), p["bio"].as_str()),
+        (Some("Alice"), Some("Sophrologue"))
+    );
     assert_eq!(p["avatar"].as_str(), Some(c.avatar.as_str()));
     assert_eq!(c.alice.get("/api/users/alice").await.0, 200);
     // And the other way: Alice cannot read the blocked Dave's or Carol's profile either.
@@ -124,11 +131,21 @@ async fn in_a_room_only_friends_see_more_than_name_and_avatar_and_the_blocked_st
     let mut carol = c.carol.signal().await;
     let seen = others(&join(&mut carol, &c.room, "Carol").await);
     let a = seen.iter().find(|p| p.name == "Alice").unwrap();
-    assert_eq!((a.username.as_deref(), a.avatar.as_deref()), (None, Some(c.avatar.as_str())));
+    assert_eq!(
+        (a.username.as_deref(), a.avatar.as_deref()),
+        (None, Some(c.avatar.as_str()))
+    );
     assert!(seen.iter().all(|p| p.username.is_none()));
     let carol_seen = next_joined(&mut host).await;
-    assert_eq!((carol_seen.name.as_str(), carol_seen.username.as_deref()), ("Carol", None));
-    assert_eq!(next_joined(&mut bob).await.username, None, "Bob and Carol are not friends");
+    assert_eq!(
+        (carol_seen.name.as_str(), carol_seen.username.as_deref()),
+        ("Carol", None)
+    );
+    assert_eq!(
+        next_joined(&mut bob).await.username,
+        None,
+        "Bob and Carol are not friends"
+    );
 
     // Guest: name and avatar only; others see the guest's name only.
     let mut guest = Signal::hello(&c.server).await;
@@ -158,13 +175,22 @@ async fn the_tray_shows_friends_open_public_rooms_live() {
     let mut c = cast().await;
     assert_eq!(c.guest.get("/api/tray").await.0, 401);
     let mut bob_tray = c.bob.tray_events().await;
-    assert_eq!(bob_tray.next(5).await, json!({"rooms": []}), "closed rooms are not shown");
+    assert_eq!(
+        bob_tray.next(5).await,
+        json!({"rooms": []}),
+        "closed rooms are not shown"
+    );
 
     let mut host = c.alice.signal().await;
     let opened = std::time::Instant::now();
     join(&mut host, &c.room, "Alice").await;
-    let tray = bob_tray.until(2, |t| t["rooms"].as_array().is_some_and(|r| !r.is_empty())).await;
-    assert!(opened.elapsed() < std::time::Duration::from_secs(2), "pushed within 2 s");
+    let tray = bob_tray
+        .until(2, |t| t["rooms"].as_array().is_some_and(|r| !r.is_empty()))
+        .await;
+    assert!(
+        opened.elapsed() < std::time::Duration::from_secs(2),
+        "pushed within 2 s"
+    );
     let r = &tray["rooms"][0];
     assert_eq!(r["id"], c.room.as_str());
     assert_eq!(r["name"], "Atelier");
@@ -177,8 +203,16 @@ async fn the_tray_shows_friends_open_public_rooms_live() {
     // Each cell of the tray column.
     assert_eq!(c.carol.get("/api/tray").await.1, json!({"rooms": []}), "non-friend");
     assert_eq!(c.dave.get("/api/tray").await.1, json!({"rooms": []}), "blocked");
-    assert_eq!(c.alice.get("/api/tray").await.1, json!({"rooms": []}), "host: her own rooms are in My rooms");
-    assert_eq!(c.bob.get("/api/tray").await.1["rooms"][0]["id"], c.room.as_str(), "friend");
+    assert_eq!(
+        c.alice.get("/api/tray").await.1,
+        json!({"rooms": []}),
+        "host: her own rooms are in My rooms"
+    );
+    assert_eq!(
+        c.bob.get("/api/tray").await.1["rooms"][0]["id"],
+        c.room.as_str(),
+        "friend"
+    );
 
     // People come: counted, not named.
     let mut carol = c.carol.signal().await;
@@ -186,24 +220,39 @@ async fn the_tray_shows_friends_open_public_rooms_live() {
     let tray = bob_tray.until(2, |t| t["rooms"][0]["others"] == 1).await;
     assert_eq!(tray["rooms"][0]["friends_inside"], json!(["Alice"]));
     let carol_text = tray.to_string();
-    assert!(!carol_text.contains("Carol") && !carol_text.contains("carol"), "non-friends are not named: {carol_text}");
+    assert!(
+        !carol_text.contains("Carol") && !carol_text.contains("carol"),
+        "non-friends are not named: {carol_text}"
+    );
 
     // A room stays while anyone is in it, even after its host leaves.
     drop(host);
-    let tray = bob_tray.until(3, |t| t["rooms"][0]["friends_inside"] == json!([])).await;
+    let tray = bob_tray
+        .until(3, |t| t["rooms"][0]["friends_inside"] == json!([]))
+        .await;
     assert_eq!(tray["rooms"][0]["others"], 1);
 
     // Made private: gone from the tray at once.
     let (s, _) = c
         .alice
-        .call("PATCH", &format!("/api/rooms/{}", c.room), json!({"visibility":"private"}))
+        .call(
+            "PATCH",
+            &format!("/api/rooms/{}", c.room),
+            json!({"visibility":"private"}),
+        )
         .await;
     assert_eq!(s, 200);
     bob_tray.until(2, |t| t["rooms"] == json!([])).await;
     c.alice
-        .call("PATCH", &format!("/api/rooms/{}", c.room), json!({"visibility":"public"}))
+        .call(
+            "PATCH",
+            &format!("/api/rooms/{}", c.room),
+            json!({"visibility":"public"}),
+        )
         .await;
-    bob_tray.until(2, |t| t["rooms"].as_array().is_some_and(|r| r.len() == 1)).await;
+    bob_tray
+        .until(2, |t| t["rooms"].as_array().is_some_and(|r| r.len() == 1))
+        .await;
 
     // Closing: the last person leaves.
     drop(carol);
@@ -212,7 +261,9 @@ async fn the_tray_shows_friends_open_public_rooms_live() {
     // Unfriending removes the room from the tray too.
     let mut host = c.alice.signal().await;
     join(&mut host, &c.room, "Alice").await;
-    bob_tray.until(2, |t| t["rooms"].as_array().is_some_and(|r| r.len() == 1)).await;
+    bob_tray
+        .until(2, |t| t["rooms"].as_array().is_some_and(|r| r.len() == 1))
+        .await;
     assert_eq!(c.alice.call("DELETE", "/api/friends/bob", Value::Null).await.0, 204);
     bob_tray.until(2, |t| t["rooms"] == json!([])).await;
 }
@@ -223,7 +274,11 @@ async fn a_guest_joins_a_private_room_by_its_link() {
     let private = c.alice.create_room("Privé", "private").await;
     let mut host = c.alice.signal().await;
     join(&mut host, &private, "Alice").await;
-    assert_eq!(c.bob.get("/api/tray").await.1, json!({"rooms": []}), "private rooms are never in a tray");
+    assert_eq!(
+        c.bob.get("/api/tray").await.1,
+        json!({"rooms": []}),
+        "private rooms are never in a tray"
+    );
     let mut guest = Signal::hello(&c.server).await;
     let seen = others(&join(&mut guest, &private, "Invité").await);
     assert_eq!(seen.len(), 1);

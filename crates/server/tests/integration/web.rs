@@ -72,7 +72,11 @@ impl Web {
         s.read_to_end(&mut out).await.expect("read");
         let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
         let headers = String::from_utf8_lossy(&out[..split]).to_string();
-        let status = headers.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let status = headers
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let r = Resp {
             status,
             headers,
@@ -86,7 +90,11 @@ impl Web {
     }
 
     pub async fn call(&mut self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let body = if body.is_null() { String::new() } else { body.to_string() };
+        let body = if body.is_null() {
+            String::new()
+        } else {
+            body.to_string()
+        };
         let r = self.raw(method, path, body.as_bytes(), "application/json", "").await;
         (r.status, r.json())
     }
@@ -112,8 +120,14 @@ impl Web {
 
     /// Makes `self` and `other` friends.
     pub async fn befriend(&mut self, other: &mut Web) {
-        let them = other.get("/api/account").await.1["username"].as_str().unwrap().to_string();
-        let me = self.get("/api/account").await.1["username"].as_str().unwrap().to_string();
+        let them = other.get("/api/account").await.1["username"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let me = self.get("/api/account").await.1["username"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let (s, b) = self
             .call("POST", "/api/friends/requests", serde_json::json!({ "username": them }))
             .await;
@@ -126,7 +140,11 @@ impl Web {
 
     pub async fn create_room(&mut self, name: &str, visibility: &str) -> String {
         let (s, b) = self
-            .call("POST", "/api/rooms", serde_json::json!({"name": name, "visibility": visibility}))
+            .call(
+                "POST",
+                "/api/rooms",
+                serde_json::json!({"name": name, "visibility": visibility}),
+            )
             .await;
         assert_eq!(s, 201, "{b}");
         b["id"].as_str().unwrap().to_string()
