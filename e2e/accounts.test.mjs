@@ -77,6 +77,19 @@ test("friends see each other's public rooms live and drop in; others see nothing
     await page.getByText("None of your friends' public rooms is open right now.").waitFor();
   }
 
+  // Alice gives herself an avatar on her account page (a PNG drawn in the page).
+  await alice.goto(salon.url + "/account");
+  const png = await alice.evaluate(() => {
+    const c = document.createElement("canvas");
+    c.width = c.height = 300;
+    const g = /** @type {CanvasRenderingContext2D} */ (c.getContext("2d"));
+    g.fillStyle = "#c63";
+    g.fillRect(0, 0, 300, 300);
+    return c.toDataURL("image/png").split(",")[1];
+  });
+  await alice.getByLabel("Avatar (PNG, JPEG or WebP, up to 1 MiB)").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
+  await alice.getByRole("img", { name: "Your avatar" }).waitFor();
+
   // Alice opens a public room.
   await alice.goto(salon.url + "/");
   await alice.getByLabel("Room name (optional)").fill("Atelier du jeudi");
@@ -112,6 +125,8 @@ test("friends see each other's public rooms live and drop in; others see nothing
   await joinRoom(bob, "Bob");
   await decodesVideos(alice, 1, "Alice decodes Bob's video");
   await decodesVideos(bob, 1, "Bob decodes Alice's video");
+  // Alice's avatar stands in for her initials on Bob's screen.
+  assert.equal(await bob.locator('.tile:not(.self) .initials img[src^="/api/avatars/"]').count(), 1);
 
   // A guest (no account) joins Alice's private room by its link.
   const privateId = await alice.evaluate(async () => {
