@@ -54,19 +54,20 @@ pub async fn require_account(state: &AppState, headers: &HeaderMap) -> Result<Ac
 }
 
 pub fn set_cookie(state: &AppState, token: &str) -> HeaderValue {
-    let secure = if state.accounts.secure_cookies { "; Secure" } else { "" };
-    let max_age = SESSION_DAYS * 86_400;
-    // Invariant: the token is base64url, always a valid header value.
+    cookie(token, SESSION_DAYS * 86_400, state.accounts.secure_cookies)
+}
+
+pub fn clear_cookie(state: &AppState) -> HeaderValue {
+    cookie("", 0, state.accounts.secure_cookies)
+}
+
+fn cookie(token: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
+    // Invariant: the token is base64url (or empty), always a valid header value.
     HeaderValue::from_str(&format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .expect("base64url cookie is a valid header")
-}
-
-pub fn clear_cookie(state: &AppState) -> HeaderValue {
-    let secure = if state.accounts.secure_cookies { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"))
-        .expect("static cookie is a valid header")
 }
 
 pub fn check_password_shape(password: &str) -> Result<(), AppError> {
@@ -154,6 +155,16 @@ mod tests {
         h.insert(header::COOKIE, HeaderValue::from_static("a=1; salon_session=tok; b=2"));
         assert_eq!(session_token(&h).as_deref(), Some("tok"));
         assert_eq!(session_token(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_under_tls() {
+        let c = cookie("tok", 60, true);
+        assert_eq!(
+            c.to_str().unwrap(),
+            "salon_session=tok; Path=/; HttpOnly; SameSite=Lax; Max-Age=60; Secure"
+        );
+        assert!(!cookie("tok", 60, false).to_str().unwrap().contains("Secure"));
     }
 
     #[tokio::test]

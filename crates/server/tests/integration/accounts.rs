@@ -483,6 +483,20 @@ async fn avatars_are_validated_and_reencoded() {
     let decoded = image::load_from_memory(&img.body).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (256, 256), "re-encoded to 256x256");
 
+    // JPEG and WebP are accepted too, and come out as PNG.
+    let photo = image::RgbImage::from_pixel(300, 200, image::Rgb([10, 120, 200]));
+    for format in [image::ImageFormat::Jpeg, image::ImageFormat::WebP] {
+        let mut bytes = Vec::new();
+        photo.write_to(&mut std::io::Cursor::new(&mut bytes), format).unwrap();
+        let r = alice
+            .raw("PUT", "/api/account/avatar", &bytes, "application/octet-stream", "")
+            .await;
+        assert_eq!(r.status, 200, "{format:?}: {}", r.text());
+        let url = r.json()["avatar"].as_str().unwrap().to_string();
+        let img = guest.raw("GET", &url, b"", "text/plain", "").await;
+        assert_eq!(image::guess_format(&img.body).unwrap(), image::ImageFormat::Png);
+    }
+
     let bad = alice
         .raw("PUT", "/api/account/avatar", b"GIF89a not really", "image/gif", "")
         .await;
