@@ -168,5 +168,13 @@ test("account, friends and home pages name every control, in English and French"
     }
     const heading = await page.locator("h1").first().innerText();
     assert.equal(heading, locale === "fr-FR" ? "Amis" : "Friends");
+    // Errors from the server are shown in the page's language.
+    await page.locator("#account-nav button").click();
+    await page.waitForURL(salon.url + "/");
+    await page.goto(salon.url + "/account");
+    await page.locator("#in-username").fill(user);
+    await page.locator("#in-password").fill("not the password");
+    await page.locator("#signin button[type=submit]").click();
+    await page.getByText(locale === "fr-FR" ? "Nom d'utilisateur ou mot de passe incorrect." : "Wrong username or password.").waitFor();
   }
 });

@@ -5,6 +5,8 @@
  * The session is an HttpOnly cookie the browser sends by itself.
  */
 
+import { t } from "./i18n.js";
+
 export class ApiError extends Error {
   /** @param {number} status @param {string} code @param {string} message */
   constructor(status, code, message) {
@@ -45,7 +47,16 @@ export function session() {
   return api("GET", "/api/session");
 }
 
-/** @param {unknown} err */
+/**
+ * Text to show for an error: the page's own translation of the server's
+ * stable code when there is one (`apiError.<code>`), else the server's message.
+ * @param {unknown} err
+ */
 export function messageOf(err) {
+  if (err instanceof ApiError) {
+    const key = `apiError.${err.code}`;
+    const text = t(key);
+    if (text !== key) return text;
+  }
   return err instanceof Error ? err.message : String(err);
 }

@@ -140,5 +140,17 @@ export default {
   "friends.nowFriends": "You and {name} are now friends.",
   "friends.requestSent": "Friend request sent to {name}.",
   "friends.notFound": "Nobody has this username.",
-  "error.blocked": "You cannot join this room."
+  "error.blocked": "You cannot join this room.",
+  "apiError.wrong_credentials": "Wrong username or password.",
+  "apiError.username_taken": "This username is taken. Choose another one.",
+  "apiError.invalid_username": "A username has 3 to 32 characters: letters a-z, digits, '.', '_' or '-'.",
+  "apiError.weak_password": "A password has at least 8 characters.",
+  "apiError.wrong_password": "The current password is wrong.",
+  "apiError.rate_limited": "Too many attempts. Wait a minute and try again.",
+  "apiError.not_signed_in": "Sign in first.",
+  "apiError.account_required": "On this server, creating a room needs an account.",
+  "apiError.invalid_image": "This image cannot be used: it must be a PNG, JPEG or WebP picture of at most 4096×4096 pixels.",
+  "apiError.too_large": "This file is too large (1 MiB at most).",
+  "apiError.already_friends": "You are already friends.",
+  "apiError.invalid_bio": "The bio is too long (280 characters at most)."
 };

@@ -140,5 +140,17 @@ export default {
   "friends.nowFriends": "Vous et {name} êtes maintenant amis.",
   "friends.requestSent": "Demande d'ami envoyée à {name}.",
   "friends.notFound": "Personne n'a ce nom d'utilisateur.",
-  "error.blocked": "Vous ne pouvez pas rejoindre ce salon."
+  "error.blocked": "Vous ne pouvez pas rejoindre ce salon.",
+  "apiError.wrong_credentials": "Nom d'utilisateur ou mot de passe incorrect.",
+  "apiError.username_taken": "Ce nom d'utilisateur est pris. Choisissez-en un autre.",
+  "apiError.invalid_username": "Un nom d'utilisateur a 3 à 32 caractères : lettres a-z, chiffres, « . », « _ » ou « - ».",
+  "apiError.weak_password": "Un mot de passe a au moins 8 caractères.",
+  "apiError.wrong_password": "Le mot de passe actuel est incorrect.",
+  "apiError.rate_limited": "Trop d'essais. Attendez une minute puis réessayez.",
+  "apiError.not_signed_in": "Connectez-vous d'abord.",
+  "apiError.account_required": "Sur ce serveur, créer un salon demande un compte.",
+  "apiError.invalid_image": "Cette image ne convient pas : il faut une image PNG, JPEG ou WebP d'au plus 4096×4096 pixels.",
+  "apiError.too_large": "Ce fichier est trop gros (1 Mio au plus).",
+  "apiError.already_friends": "Vous êtes déjà amis.",
+  "apiError.invalid_bio": "La présentation est trop longue (280 caractères au plus)."
 };
