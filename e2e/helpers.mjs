@@ -17,7 +17,9 @@ export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load")
 /** Starts Salon; resolves with {url, stop}. */
 export async function startSalon(extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "salon-e2e-"));
-  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...extraArgs];
+  // Anyone may create rooms unless a test says otherwise (the room tests create rooms anonymously).
+  const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
+  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...extraArgs];
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));

@@ -91,7 +91,17 @@ export class Grid {
     tile.info = info;
     const label = tile.self ? t("room.you", { name: info.name }) : info.name;
     /** @type {HTMLElement} */ (tile.el.querySelector(".name")).textContent = label;
-    /** @type {HTMLElement} */ (tile.el.querySelector(".initials")).textContent = initialsOf(info.name);
+    const initials = /** @type {HTMLElement} */ (tile.el.querySelector(".initials"));
+    if (info.avatar) {
+      // A signed-in person's avatar stands in for their initials (PROTOCOL.md).
+      const img = document.createElement("img");
+      img.src = info.avatar;
+      img.alt = "";
+      img.className = "avatar large";
+      initials.replaceChildren(img);
+    } else {
+      initials.textContent = initialsOf(info.name);
+    }
     const mark = /** @type {HTMLElement} */ (tile.el.querySelector(".muted-mark"));
     mark.hidden = info.audio;
     mark.setAttribute("aria-label", t("room.muted"));

@@ -1,6 +1,7 @@
 // @ts-check
 /** Home page: create a room and go to its link, or schedule a session (link, .ics, roster). */
 import { t, translate, bindSwitcher } from "./i18n.js";
+import { createExtras } from "./home-accounts.js";
 
 translate();
 bindSwitcher(/** @type {HTMLSelectElement} */ (document.getElementById("lang")));
@@ -19,7 +20,7 @@ form.addEventListener("submit", async (e) => {
     const res = await fetch("/api/rooms", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ name: nameInput.value }),
+      body: JSON.stringify({ name: nameInput.value, ...createExtras() }),
     });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(body.message || res.statusText);

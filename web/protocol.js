@@ -36,7 +36,7 @@ export const SIMULCAST = [
 const PING_MS = 5000;
 
 /**
- * @typedef {{id: string, name: string, audio: boolean, video: boolean}} Participant
+ * @typedef {{id: string, name: string, audio: boolean, video: boolean, avatar?: string, username?: string}} Participant
  * @typedef {{id: string, name: string, max_participants: number}} RoomInfo
  */
 

@@ -251,6 +251,13 @@ pub struct Participant {
     /// Sharing a screen: its tracks come under the stream id `<id>-screen`.
     #[serde(default)]
     pub screen: bool,
+    /// URL path of the person's avatar, if signed in with one (seen by all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar: Option<String>,
+    /// The account's username: sent only to the person's friends (and to
+    /// themselves); absent for guests and towards non-friends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// What a person may do in a room. Checked by the server on every command.
@@ -354,6 +361,8 @@ pub enum ErrorCode {
     RoomNotFound,
     RoomFull,
     InvalidName,
+    /// Someone in the room does not want this person there (kept neutral).
+    Blocked,
     InvalidSdp,
     NegotiationFailed,
     MediaFailed,

@@ -67,10 +67,25 @@ pub struct Config {
     #[arg(long, env = "SALON_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
 
+    /// Who may create rooms: `accounts` (signed-in people only, like
+    /// Messenger) or `anyone`. Anyone with a link may always join as a guest.
+    #[arg(long, env = "SALON_ROOM_CREATION", value_enum, default_value_t = RoomCreation::Accounts)]
+    pub room_creation: RoomCreation,
+
     /// Without a command, Salon serves. `admin` runs an operator's task on
     /// the data directory and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// Who may create rooms (`--room-creation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoomCreation {
+    /// Only signed-in people.
+    Accounts,
+    /// Anyone, with or without an account.
+    Anyone,
 }
 
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -108,6 +123,8 @@ impl Config {
             tls_key: None,
             tls_self_signed: false,
             command: None,
+            // The existing suites create rooms anonymously; account tests set `Accounts`.
+            room_creation: RoomCreation::Anyone,
         }
     }
 

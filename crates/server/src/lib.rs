@@ -6,13 +6,15 @@
 //! - [`http`]: router, REST API, WebSocket sessions, client files.
 //! - [`rooms`]: live presence (who is in which room now), capacity.
 //! - [`media`]: the UDP socket and the task that drives `salon_sfu::Sfu`.
-//! - [`store`]: SQLite through sqlx (durable rooms).
+//! - [`store`]: SQLite through sqlx (durable rooms, accounts, friendships).
+//! - [`accounts`]: shared state of the accounts side (policy, login limits, change feed).
 //! - [`tls`]: HTTPS certificates.
 //! - [`admin`]: `salon admin ...`, the operator's commands.
 //!
 //! [`start`] binds everything and returns the bound addresses, so `main`
 //! stays a few lines and tests run servers on port 0 side by side.
 
+pub mod accounts;
 pub mod admin;
 pub mod config;
 pub mod http;
@@ -41,6 +43,8 @@ pub struct AppState {
     pub room_creation: Arc<RateLimit>,
     /// Served over HTTPS: cookies get `Secure`.
     pub secure_cookies: bool,
+    /// Accounts, sessions, friends and the tray (issue 4).
+    pub accounts: Arc<accounts::Accounts>,
 }
 
 /// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
@@ -113,8 +117,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
         room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
         secure_cookies: config.tls_enabled(),
+        accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.tls_enabled())),
     };
-    let app = http::app(state).into_make_service();
+    // With the peer address, for the per-address login limit.
+    let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let listener =
         std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;

@@ -7,14 +7,14 @@
 //! `forbidden` to anyone else.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::device::Device;
 use super::AppError;
 use crate::rooms::Settings;
-use crate::store::{self, Invite, Room, Schedule};
+use crate::store::{self, Account, Invite, Room, Schedule};
 use crate::AppState;
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -31,7 +31,7 @@ fn body<T>(b: JsonBody<T>) -> Result<T, AppError> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoom {
     #[serde(default)]
@@ -41,9 +41,12 @@ pub struct CreateRoom {
     /// Makes it a scheduled session.
     #[serde(default)]
     pub schedule: Option<Schedule>,
+    /// Only for signed-in creators (accounts, issue 4); default private.
+    #[serde(default)]
+    pub visibility: Option<store::Visibility>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RoomView {
     pub id: String,
     pub name: String,
@@ -61,13 +64,14 @@ pub struct RoomView {
     pub now: i64,
 }
 
-async fn view(state: &AppState, room: Room, device: &Device) -> Result<RoomView, AppError> {
+async fn view(state: &AppState, room: Room, device: &Device, headers: &HeaderMap) -> Result<RoomView, AppError> {
+    let account = super::auth::current_account(state, headers).await?;
     let schedule = state.store.schedule(&room.id).await.map_err(AppError::internal)?;
     Ok(RoomView {
         path: format!("/r/{}", room.id),
         participants: state.rooms.count(&room.id),
         max_participants: state.rooms.max_participants,
-        host: is_host(&room, device),
+        host: is_host(&room, device, account.as_ref()),
         settings: room.settings,
         opens_at: schedule.as_ref().map(Schedule::opens_at),
         schedule,
@@ -77,8 +81,10 @@ async fn view(state: &AppState, room: Room, device: &Device) -> Result<RoomView,
     })
 }
 
-pub fn is_host(room: &Room, device: &Device) -> bool {
+/// The room's host: the browser that created it, or its owner's account.
+pub fn is_host(room: &Room, device: &Device, account: Option<&Account>) -> bool {
     room.host_key.as_deref() == Some(device.0.as_str())
+        || matches!((&room.owner_id, account), (Some(owner), Some(a)) if *owner == a.id)
 }
 
 fn not_found() -> AppError {
@@ -86,14 +92,15 @@ fn not_found() -> AppError {
 }
 
 /// The room, if the asking browser hosts it.
-async fn hosted(state: &AppState, id: &str, device: &Device) -> Result<Room, AppError> {
+async fn hosted(state: &AppState, id: &str, device: &Device, headers: &HeaderMap) -> Result<Room, AppError> {
+    let account = super::auth::current_account(state, headers).await?;
     let room = state
         .store
         .room(id)
         .await
         .map_err(AppError::internal)?
         .ok_or_else(not_found)?;
-    if !is_host(&room, device) {
+    if !is_host(&room, device, account.as_ref()) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
@@ -107,9 +114,16 @@ fn invalid(code: &'static str) -> impl Fn(&'static str) -> AppError {
     move |e| AppError::new(StatusCode::BAD_REQUEST, code, e)
 }
 
+/// Creates a room; the asking browser (and signed-in account) becomes its
+/// host. Who may create rooms: see `room_creation` in `GET /api/session`.
+#[utoipa::path(post, path = "/api/rooms", tag = "rooms", request_body = CreateRoom,
+    responses((status = 201, body = RoomView), (status = 400, body = super::openapi::ErrorBody),
+              (status = 401, body = super::openapi::ErrorBody, description = "account_required"),
+              (status = 413, body = super::openapi::ErrorBody), (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn create_room(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     b: JsonBody<CreateRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), AppError> {
     let b = body(b)?;
@@ -118,6 +132,15 @@ pub async fn create_room(
         Some(s) => Some(s.validated(store::unix_now()).map_err(invalid("invalid_schedule"))?),
         None => None,
     };
+    // Who may create rooms (issue 4): an account, or anyone, by instance setting.
+    let owner = super::accounts::room_creator(&state, &headers).await?;
+    if owner.is_none() && b.visibility == Some(store::Visibility::Public) {
+        return Err(AppError::new(
+            StatusCode::BAD_REQUEST,
+            "account_required",
+            "a public room needs an account",
+        ));
+    }
     if !state.room_creation.admit() {
         return Err(AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -126,11 +149,21 @@ pub async fn create_room(
         ));
     }
     let settings = b.settings.unwrap_or_default();
-    let room = state
+    let mut room = state
         .store
         .create_room(&name, Some(&device.0), settings)
         .await
         .map_err(AppError::internal)?;
+    if let Some(owner) = &owner {
+        let visibility = b.visibility.unwrap_or(store::Visibility::Private);
+        state
+            .store
+            .set_owner(&room.id, &owner.id, visibility)
+            .await
+            .map_err(AppError::internal)?;
+        room.owner_id = Some(owner.id.clone());
+        state.accounts.changed();
+    }
     if let Some(s) = &schedule {
         state
             .store
@@ -139,12 +172,16 @@ pub async fn create_room(
             .map_err(AppError::internal)?;
     }
     tracing::info!(room = %super::ws::short(&room.id), "room created");
-    Ok((StatusCode::CREATED, Json(view(&state, room, &device).await?)))
+    Ok((StatusCode::CREATED, Json(view(&state, room, &device, &headers).await?)))
 }
 
+/// Looks a room up by id (anyone with the link).
+#[utoipa::path(get, path = "/api/rooms/{id}", tag = "rooms", params(("id" = String, Path)),
+    responses((status = 200, body = RoomView), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn get_room(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<RoomView>, AppError> {
     let room = state
@@ -153,43 +190,40 @@ pub async fn get_room(
         .await
         .map_err(AppError::internal)?
         .ok_or_else(not_found)?;
-    Ok(Json(view(&state, room, &device).await?))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateRoom {
-    pub settings: Settings,
+    Ok(Json(view(&state, room, &device, &headers).await?))
 }
 
 /// Host only: the room's policies (waiting room, mute on entry, self-unmute).
 /// They apply from the next time the room opens; in a live room the host
 /// changes them over signaling (`policy`), which also stores them.
-pub async fn update_room(
+#[utoipa::path(put, path = "/api/rooms/{id}/settings", tag = "host", params(("id" = String, Path)),
+    request_body = Settings, responses((status = 200, body = RoomView), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn put_settings(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path(id): Path<String>,
-    b: JsonBody<UpdateRoom>,
+    b: JsonBody<Settings>,
 ) -> Result<Json<RoomView>, AppError> {
-    let b = body(b)?;
-    let mut room = hosted(&state, &id, &device).await?;
+    let settings = body(b)?;
+    let mut room = hosted(&state, &id, &device, &headers).await?;
     state
         .store
-        .set_settings(&room.id, b.settings)
+        .set_settings(&room.id, settings)
         .await
         .map_err(AppError::internal)?;
-    room.settings = b.settings;
-    Ok(Json(view(&state, room, &device).await?))
+    room.settings = settings;
+    Ok(Json(view(&state, room, &device, &headers).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvite {
     /// Who it is for, e.g. a client's name (1 to 80 characters).
     pub label: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InviteView {
     pub token: String,
     pub label: String,
@@ -207,24 +241,33 @@ fn invite_view(room: &str, i: Invite) -> InviteView {
     }
 }
 
+/// The room's roster: personal links that skip the waiting room.
+#[utoipa::path(get, path = "/api/rooms/{id}/invites", tag = "host", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<InviteView>), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn list_invites(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<InviteView>>, AppError> {
-    let room = hosted(&state, &id, &device).await?;
+    let room = hosted(&state, &id, &device, &headers).await?;
     let invites = state.store.invites(&room.id).await.map_err(AppError::internal)?;
     Ok(Json(invites.into_iter().map(|i| invite_view(&room.id, i)).collect()))
 }
 
+/// Adds someone to the roster.
+#[utoipa::path(post, path = "/api/rooms/{id}/invites", tag = "host", params(("id" = String, Path)),
+    request_body = CreateInvite,
+    responses((status = 201, body = InviteView), (status = 409, body = super::openapi::ErrorBody, description = "roster_full"), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn create_invite(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     b: JsonBody<CreateInvite>,
 ) -> Result<(StatusCode, Json<InviteView>), AppError> {
     let b = body(b)?;
-    let room = hosted(&state, &id, &device).await?;
+    let room = hosted(&state, &id, &device, &headers).await?;
     let label = crate::protocol::validate_name(&b.label).map_err(invalid("invalid_label"))?;
     match state
         .store
@@ -241,12 +284,17 @@ pub async fn create_invite(
     }
 }
 
+/// Removes someone from the roster.
+#[utoipa::path(delete, path = "/api/rooms/{id}/invites/{token}", tag = "host",
+    params(("id" = String, Path), ("token" = String, Path)),
+    responses((status = 204), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn delete_invite(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path((id, token)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
-    let room = hosted(&state, &id, &device).await?;
+    let room = hosted(&state, &id, &device, &headers).await?;
     if state
         .store
         .delete_invite(&room.id, &token)
@@ -263,30 +311,39 @@ pub async fn delete_invite(
     }
 }
 
+/// Schedules the room's session (or moves it).
+#[utoipa::path(put, path = "/api/rooms/{id}/schedule", tag = "host", params(("id" = String, Path)),
+    request_body = Schedule,
+    responses((status = 200, body = RoomView), (status = 400, body = super::openapi::ErrorBody, description = "invalid_schedule"), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn put_schedule(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     b: JsonBody<Schedule>,
 ) -> Result<Json<RoomView>, AppError> {
     let s = body(b)?
         .validated(store::unix_now())
         .map_err(invalid("invalid_schedule"))?;
-    let room = hosted(&state, &id, &device).await?;
+    let room = hosted(&state, &id, &device, &headers).await?;
     state
         .store
         .set_schedule(&room.id, Some(&s))
         .await
         .map_err(AppError::internal)?;
-    Ok(Json(view(&state, room, &device).await?))
+    Ok(Json(view(&state, room, &device, &headers).await?))
 }
 
+/// Cancels the schedule (the room stays).
+#[utoipa::path(delete, path = "/api/rooms/{id}/schedule", tag = "host", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
 pub async fn delete_schedule(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let room = hosted(&state, &id, &device).await?;
+    let room = hosted(&state, &id, &device, &headers).await?;
     state
         .store
         .set_schedule(&room.id, None)

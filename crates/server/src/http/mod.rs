@@ -4,10 +4,16 @@
 //! `app(state)` builds the whole `Router` without binding anything, so tests
 //! can call it with `oneshot` and `lib::start` can serve it over TCP or TLS.
 
+pub mod accounts;
 mod api;
 mod assets;
+pub mod auth;
 pub mod device;
+mod friends;
+pub mod openapi;
+mod owned_rooms;
 mod schedule;
+pub mod tray;
 pub mod ws;
 
 use axum::extract::{Path, State, WebSocketUpgrade};
@@ -28,7 +34,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
         .route("/r/{id}", get(room_page))
         .route("/api/rooms", post(api::create_room))
-        .route("/api/rooms/{id}", get(api::get_room).patch(api::update_room))
+        .route("/api/rooms/{id}", get(api::get_room))
+        .route("/api/rooms/{id}/settings", axum::routing::put(api::put_settings))
         .route(
             "/api/rooms/{id}/invites",
             get(api::list_invites).post(api::create_invite),
@@ -44,6 +51,7 @@ pub fn app(state: AppState) -> Router {
         .route("/r/{id}/invite.ics", get(schedule::ics))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .merge(accounts::routes())
         .fallback(assets::file)
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
         .layer(middleware::from_fn(move |req, next| device::layer(secure, req, next)))
@@ -83,8 +91,14 @@ async fn room_page(State(state): State<AppState>, Path(id): Path<String>) -> Res
 async fn ws_upgrade(
     State(state): State<AppState>,
     axum::Extension(device): axum::Extension<device::Device>,
+    headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // The signed-in account, if any, for blocks and per-recipient details.
+    let account = match auth::current_account(&state, &headers).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
     let Ok(permit) = state.sessions.clone().try_acquire_owned() else {
         return AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -95,7 +109,7 @@ async fn ws_upgrade(
     };
     ws.max_message_size(protocol::MAX_FRAME_BYTES)
         .max_frame_size(protocol::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| ws::run(socket, state, device, permit))
+        .on_upgrade(move |socket| ws::run(socket, state, device, permit, account))
 }
 
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a

@@ -12,6 +12,10 @@ use super::AppError;
 use crate::store::{hash_token, Schedule};
 use crate::AppState;
 
+/// The scheduled session as an iCalendar (RFC 5545) invitation.
+#[utoipa::path(get, path = "/r/{id}/invite.ics", tag = "rooms", params(("id" = String, Path)),
+    responses((status = 200, content_type = "text/calendar", description = "the invitation"),
+              (status = 404, body = super::openapi::ErrorBody, description = "room_not_found or not_scheduled")))]
 pub async fn ics(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let room = match state.store.room(&id).await {
         Ok(Some(r)) => r,

@@ -10,6 +10,7 @@
 //! `ClientMsg`, and rate-limited; a bad message gets an `error` reply and the
 //! session, the room and everyone else carry on.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,7 @@ use tokio::sync::mpsc;
 use super::device::Device;
 use crate::media::MediaError;
 use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
-use crate::rooms::{EnterError, Entered, Entrant, Entry};
+use crate::rooms::{EnterError, Entered, Entrant, Entry, MemberAccount};
 use crate::AppState;
 
 /// The client pings every 5 s; silence this long means the peer is gone.
@@ -59,6 +60,8 @@ struct Joined {
 struct Session {
     state: AppState,
     device: Device,
+    /// The signed-in account of the upgrade request, if any.
+    account: Option<crate::store::Account>,
     phase: Phase,
     outbox: mpsc::Sender<ServerMsg>,
     media_events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
@@ -68,13 +71,20 @@ struct Session {
 }
 
 /// Runs one session; `_permit` holds its place under the session cap until it ends.
-pub async fn run(socket: WebSocket, state: AppState, device: Device, _permit: tokio::sync::OwnedSemaphorePermit) {
+pub async fn run(
+    socket: WebSocket,
+    state: AppState,
+    device: Device,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+    account: Option<crate::store::Account>,
+) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outbox_rx) = mpsc::channel::<ServerMsg>(256);
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(PeerId, PeerEvent)>();
     let mut s = Session {
         state,
         device,
+        account,
         phase: Phase::Greeting,
         outbox,
         media_events: media_tx,
@@ -307,7 +317,7 @@ impl Session {
                 return self.error(ErrorCode::Internal, "the server could not read its database");
             }
         };
-        let host = super::api::is_host(&room, &self.device);
+        let host = super::api::is_host(&room, &self.device, self.account.as_ref());
         let checks = async {
             let banned = !host && store.is_banned(&room.id, &self.device.0).await?;
             let schedule = store.schedule(&room.id).await?;
@@ -346,6 +356,15 @@ impl Session {
             role: Default::default(),
             hand: false,
             screen: false,
+            avatar: self.account.as_ref().and_then(|a| a.avatar_url()),
+            username: self.account.as_ref().map(|a| a.username.clone()),
+        };
+        let (account, blockers) = match self.member_account().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::error!("account lookup failed: {e}");
+                return self.error(ErrorCode::Internal, "the server could not read its database");
+            }
         };
         let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
         let entrant = Entrant {
@@ -353,7 +372,8 @@ impl Session {
             device: self.device.clone().0,
             host,
             invited,
-            signed_in: false,
+            account,
+            blockers,
             peer,
             outbox: self.outbox.clone(),
         };
@@ -375,6 +395,7 @@ impl Session {
                     EnterError::LobbyFull => self.error(ErrorCode::RoomFull, "too many people are waiting; try later"),
                     EnterError::Locked => self.error(ErrorCode::RoomLocked, "the host has locked this room"),
                     EnterError::Removed => self.error(ErrorCode::Banned, "the host removed you from this room"),
+                    EnterError::Blocked => self.error(ErrorCode::Blocked, "you cannot join this room"),
                 };
             }
         };
@@ -434,6 +455,22 @@ impl Session {
             pid: me.id,
             peer,
         });
+    }
+
+    /// The signed-in member's friends and the people who blocked them.
+    async fn member_account(&self) -> Result<(Option<MemberAccount>, HashSet<String>), sqlx::Error> {
+        let Some(a) = &self.account else {
+            return Ok((None, HashSet::new()));
+        };
+        let friends = self.state.store.friend_ids(&a.id).await?;
+        let blockers = self.state.store.blockers_of(&a.id).await?;
+        Ok((
+            Some(MemberAccount {
+                id: a.id.clone(),
+                friends,
+            }),
+            blockers,
+        ))
     }
 
     fn on_media_event(&mut self, peer: PeerId, event: PeerEvent) {

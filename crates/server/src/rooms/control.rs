@@ -56,6 +56,10 @@ impl Rooms {
         if r.is_empty() {
             live.remove(room);
         }
+        if result.as_ref().is_ok_and(|fx| !fx.kicked.is_empty()) {
+            // People were removed or the room ended: the tray must know.
+            let _ = self.changes.send(room.to_string());
+        }
         result
     }
 }
@@ -231,7 +235,11 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
                 m.info.role = Role::Cohost;
             } else {
                 r.cohosts.remove(&m.device);
-                m.info.role = if m.signed_in { Role::Participant } else { Role::Guest };
+                m.info.role = if m.account.is_some() {
+                    Role::Participant
+                } else {
+                    Role::Guest
+                };
             }
             updated(r, pos);
             if *on {

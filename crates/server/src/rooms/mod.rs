@@ -16,6 +16,13 @@
 //! role under the same lock that applies the change, so a participant who
 //! sends a host command by hand is refused and nothing changes.
 //!
+//! Accounts (issue 4): a member may carry its account (`MemberAccount`) so
+//! that people who blocked someone keep them out, each recipient gets
+//! participant details redacted to what it may see (a `username` only
+//! between friends, see PROTOCOL.md), and the friends' tray can list who is
+//! inside (`members`). Every join and leave is sent on a change feed
+//! (`subscribe`) that the tray follows.
+//!
 //! Plain synchronous state behind one mutex: every operation is short, and
 //! messages go out through each session's bounded channel without waiting.
 
@@ -26,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use salon_sfu::{PeerId, RoomId};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::protocol::{ChatLine, Controls, ErrorCode, LobbyEntry, Participant, Role, ServerMsg};
 
@@ -41,7 +48,7 @@ pub const CHAT_HISTORY: usize = 200;
 pub const MAX_WAITING: usize = 100;
 
 /// A room's durable policies, as stored with the room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     pub waiting_room: bool,
@@ -60,6 +67,21 @@ impl Default for Settings {
     }
 }
 
+/// The signed-in account behind a member, with its friends as of the join
+/// (a friendship made or ended during a call applies from the next join).
+#[derive(Debug, Clone, Default)]
+pub struct MemberAccount {
+    pub id: String,
+    pub friends: HashSet<String>,
+}
+
+/// A member as the friends' tray sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    pub name: String,
+    pub account: Option<String>,
+}
+
 /// Someone asking to enter a room.
 pub struct Entrant {
     /// Id and name; role and state are decided here.
@@ -71,7 +93,9 @@ pub struct Entrant {
     /// On the room's roster (a valid invite): skips the waiting room.
     pub invited: bool,
     /// Signed in (a participant rather than a guest).
-    pub signed_in: bool,
+    pub account: Option<MemberAccount>,
+    /// Accounts that blocked this one: none of them may be in the room.
+    pub blockers: HashSet<String>,
     pub peer: PeerId,
     pub outbox: Outbox,
 }
@@ -102,6 +126,8 @@ pub enum EnterError {
     Locked,
     Removed,
     LobbyFull,
+    /// Someone in the room blocked the person entering.
+    Blocked,
 }
 
 /// A refused command: a stable code and a message for people.
@@ -133,8 +159,9 @@ struct Member {
     audio_blocked: bool,
     /// A host allowed this member to unmute although self-unmute is off.
     may_unmute: bool,
-    /// Signed in: the role to return to when co-host is taken back.
-    signed_in: bool,
+    /// Signed in: the role to return to when co-host is taken back, and
+    /// what blocks and friend-only details hold on to.
+    account: Option<MemberAccount>,
 }
 
 struct Waiter {
@@ -178,6 +205,8 @@ pub struct Rooms {
     live: Mutex<HashMap<String, LiveRoom>>,
     next_core_id: AtomicU64,
     pub max_participants: usize,
+    /// Room ids whose membership changed (announce, leave); lagging is fine.
+    changes: broadcast::Sender<String>,
 }
 
 impl Rooms {
@@ -186,6 +215,7 @@ impl Rooms {
             live: Mutex::new(HashMap::new()),
             next_core_id: AtomicU64::new(1),
             max_participants,
+            changes: broadcast::channel(256).0,
         }
     }
 
@@ -231,6 +261,7 @@ impl Rooms {
             participant: me.info.clone(),
         };
         broadcast(r, id, msg);
+        let _ = self.changes.send(room.to_string());
     }
 
     /// Records a microphone/camera change and tells the others. Unmuting
@@ -275,10 +306,32 @@ impl Rooms {
         } else if let Some(pos) = r.members.iter().position(|m| m.info.id == id) {
             let gone = r.members.remove(pos);
             forget_member(r, &gone);
+            if gone.announced {
+                let _ = self.changes.send(room.to_string());
+            }
         }
         if r.is_empty() {
             live.remove(room);
         }
+    }
+
+    /// Follows membership changes (room ids), for the friends' tray.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.changes.subscribe()
+    }
+
+    /// The announced members of `room` now, for the friends' tray.
+    pub fn members(&self, room: &str) -> Vec<MemberView> {
+        self.lock().get(room).map_or_else(Vec::new, |r| {
+            r.members
+                .iter()
+                .filter(|m| m.announced)
+                .map(|m| MemberView {
+                    name: m.info.name.clone(),
+                    account: m.account.as_ref().map(|a| a.id.clone()),
+                })
+                .collect()
+        })
     }
 
     /// How many people are in `room` now (not counting the waiting room).
@@ -292,6 +345,13 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
     let moderates = who.host || cohost;
     if !who.host && r.removed.contains(&who.device) {
         return Err(EnterError::Removed);
+    }
+    let blocked = r
+        .members
+        .iter()
+        .any(|m| m.account.as_ref().is_some_and(|a| who.blockers.contains(&a.id)));
+    if blocked {
+        return Err(EnterError::Blocked);
     }
     if !moderates && r.controls.locked {
         return Err(EnterError::Locked);
@@ -319,7 +379,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         Role::Host
     } else if cohost {
         Role::Cohost
-    } else if who.signed_in {
+    } else if who.account.is_some() {
         Role::Participant
     } else {
         Role::Guest
@@ -330,7 +390,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         .members
         .iter()
         .filter(|m| m.announced)
-        .map(|m| m.info.clone())
+        .map(|m| redact(m.info.clone(), m.account.as_ref(), who.account.as_ref()))
         .collect();
     let entered = Entered {
         core: r.core,
@@ -350,7 +410,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         peer: who.peer,
         audio_blocked,
         may_unmute: false,
-        signed_in: who.signed_in,
+        account: who.account,
     });
     Ok(Entry::In(Box::new(entered)))
 }
@@ -378,10 +438,40 @@ fn send(m: &Member, msg: ServerMsg) {
     }
 }
 
-/// To every announced member but `except`.
+/// What `to` may see of a participant with account `of`: the `username`
+/// only between friends (and never to guests); name and avatar for all.
+fn redact(mut p: Participant, of: Option<&MemberAccount>, to: Option<&MemberAccount>) -> Participant {
+    let friends = matches!((of, to), (Some(of), Some(to)) if to.friends.contains(&of.id));
+    if !friends {
+        p.username = None;
+    }
+    p
+}
+
+/// To every announced member but `except`; details about a participant are
+/// redacted per recipient (a person always sees their own).
 fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
+    let subject = match &msg {
+        ServerMsg::ParticipantJoined { participant } | ServerMsg::ParticipantUpdated { participant } => room
+            .members
+            .iter()
+            .find(|m| m.info.id == participant.id)
+            .and_then(|m| m.account.as_ref()),
+        _ => None,
+    };
     for m in room.members.iter().filter(|m| m.info.id != except && m.announced) {
-        send(m, msg.clone());
+        let msg = match &msg {
+            ServerMsg::ParticipantJoined { participant } => ServerMsg::ParticipantJoined {
+                participant: redact(participant.clone(), subject, m.account.as_ref()),
+            },
+            ServerMsg::ParticipantUpdated { participant } if participant.id != m.info.id => {
+                ServerMsg::ParticipantUpdated {
+                    participant: redact(participant.clone(), subject, m.account.as_ref()),
+                }
+            }
+            other => other.clone(),
+        };
+        send(m, msg);
     }
 }
 

@@ -10,6 +10,8 @@ fn person(id: &str) -> Participant {
         role: Role::Guest,
         hand: false,
         screen: false,
+        avatar: None,
+        username: None,
     }
 }
 
@@ -31,7 +33,8 @@ fn enter(rooms: &Rooms, settings: Settings, id: &str, host: bool) -> (Result<Ent
         device: format!("dev-{id}"),
         host,
         invited: false,
-        signed_in: false,
+        account: None,
+        blockers: Default::default(),
         peer: PeerId(id.bytes().map(u64::from).sum()),
         outbox: tx,
     };
@@ -59,7 +62,8 @@ fn capacity_and_presence() {
         device: "dev-b".into(),
         host: false,
         invited: false,
-        signed_in: false,
+        account: None,
+        blockers: Default::default(),
         peer: PeerId(2),
         outbox: tx,
     };
@@ -235,4 +239,61 @@ fn mute_all_and_the_unmute_policy() {
     let (r, _) = enter(&rooms, s, "late", false);
     let Ok(Entry::In(e)) = r else { panic!() };
     assert!(e.audio_muted, "muted on entry");
+}
+
+#[test]
+fn usernames_only_between_friends_and_blocks_keep_out() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let acct = |id: &str, friends: &[&str]| MemberAccount {
+        id: id.into(),
+        friends: friends.iter().map(|f| f.to_string()).collect(),
+    };
+    let mut feed = rooms.subscribe();
+    let join = |id: &str, account: Option<MemberAccount>, blockers: &[&str]| {
+        let (tx, rx) = mpsc::channel(64);
+        let who = Entrant {
+            info: Participant {
+                username: account.as_ref().map(|_| format!("user-{id}")),
+                ..person(id)
+            },
+            device: format!("dev-{id}"),
+            host: false,
+            invited: false,
+            account,
+            blockers: blockers.iter().map(|b| b.to_string()).collect(),
+            peer: PeerId(id.bytes().map(u64::from).sum()),
+            outbox: tx,
+        };
+        let r = rooms.enter("r", s, who);
+        if matches!(r, Ok(Entry::In(_))) {
+            rooms.announce("r", id);
+        }
+        (r, Who { rx })
+    };
+    let (_, mut a) = join("a", Some(acct("A", &["B"])), &[]);
+    assert_eq!(feed.try_recv().unwrap(), "r");
+    let (b, _b) = join("b", Some(acct("B", &["A"])), &[]);
+    let Ok(Entry::In(e)) = b else { panic!("b enters") };
+    assert_eq!(
+        e.others[0].username.as_deref(),
+        Some("user-a"),
+        "friends see the username"
+    );
+    assert_eq!(e.you.role, Role::Participant, "signed in");
+    assert!(a.drain().iter().any(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.username.as_deref() == Some("user-b"))));
+    // A guest sees names only, in the list and in updates.
+    let (c, mut c_rx) = join("c", None, &[]);
+    let Ok(Entry::In(e)) = c else { panic!("c enters") };
+    assert!(e.others.iter().all(|p| p.username.is_none()));
+    rooms.set_state("r", "a", true, true, false).unwrap();
+    assert!(c_rx
+        .drain()
+        .iter()
+        .all(|m| !matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.username.is_some())));
+    // Someone A blocked cannot come in.
+    let (d, _) = join("d", Some(acct("D", &[])), &["A"]);
+    assert_eq!(d.err(), Some(EnterError::Blocked));
+    assert_eq!(rooms.members("r").len(), 3);
+    assert_eq!(rooms.members("r")[0].account.as_deref(), Some("A"));
 }

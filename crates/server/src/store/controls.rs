@@ -20,7 +20,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// A scheduled session of a room.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     pub title: String,
@@ -94,6 +94,17 @@ pub struct ReportRow {
 pub const MAX_INVITES: i64 = 200;
 
 impl Store {
+    /// Gives a room created by a signed-in person to their account (issue 4).
+    pub async fn set_owner(&self, room: &str, owner: &str, visibility: super::Visibility) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE rooms SET owner_id = ?, visibility = ? WHERE id = ?")
+            .bind(owner)
+            .bind(visibility.as_str())
+            .bind(room)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_settings(&self, room: &str, s: Settings) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE rooms SET waiting_room = ?, mute_on_entry = ?, self_unmute = ? WHERE id = ?")
             .bind(s.waiting_room)

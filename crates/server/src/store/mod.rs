@@ -3,7 +3,8 @@
 //!
 //! Why one `Store` type: every query lives here, so moving to Postgres when
 //! one machine is outgrown means changing this module, not the handlers.
-//! Only durable things live here (rooms). Who is in a room right now is live
+//! Only durable things live here (rooms; accounts, sessions and friendships
+//! in `accounts.rs` and `social.rs`). Who is in a room right now is live
 //! state in `rooms.rs`, rebuilt naturally as people reconnect after a restart.
 
 use std::path::Path;
@@ -16,6 +17,11 @@ use rand::RngCore;
 
 mod controls;
 pub use controls::{hash_token, Invite, ReportRow, Schedule, MAX_INVITES};
+mod accounts;
+mod social;
+
+pub use accounts::*;
+pub use social::*;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -29,6 +35,8 @@ pub struct Room {
     pub created_at: i64,
     /// SHA-256 of the creator's device cookie: that browser hosts the room.
     pub host_key: Option<String>,
+    /// The account that owns the room (issue 4); its owner is also a host.
+    pub owner_id: Option<String>,
     pub settings: Settings,
 }
 
@@ -65,6 +73,7 @@ impl Store {
             name: name.to_string(),
             created_at: unix_now(),
             host_key: host_key.map(str::to_string),
+            owner_id: None,
             settings,
         };
         sqlx::query(
@@ -87,19 +96,21 @@ impl Store {
         if !is_room_id(id) {
             return Ok(None);
         }
-        type Row = (String, String, i64, Option<String>, bool, bool, bool);
+        type Row = (String, String, i64, Option<String>, Option<String>, bool, bool, bool);
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute FROM rooms WHERE id = ?",
+            "SELECT id, name, created_at, host_key, owner_id, waiting_room, mute_on_entry, self_unmute \
+             FROM rooms WHERE id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
-            |(id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute)| Room {
+            |(id, name, created_at, host_key, owner_id, waiting_room, mute_on_entry, self_unmute)| Room {
                 id,
                 name,
                 created_at,
                 host_key,
+                owner_id,
                 settings: Settings {
                     waiting_room,
                     mute_on_entry,

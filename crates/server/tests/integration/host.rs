@@ -305,9 +305,9 @@ async fn host_only_routes_and_reports_reach_the_operator() {
         ("GET", format!("/api/rooms/{room}/invites"), ""),
         ("POST", format!("/api/rooms/{room}/invites"), r#"{"label":"x"}"#),
         (
-            "PATCH",
-            format!("/api/rooms/{room}"),
-            r#"{"settings":{"waiting_room":true,"mute_on_entry":false,"self_unmute":true}}"#,
+            "PUT",
+            format!("/api/rooms/{room}/settings"),
+            r#"{"waiting_room":true,"mute_on_entry":false,"self_unmute":true}"#,
         ),
         ("DELETE", format!("/api/rooms/{room}/schedule"), ""),
     ] {

@@ -1,8 +1,11 @@
 //! Salon's integration tests: the real server on port 0, real WebSockets,
 //! real UDP with DTLS-SRTP, str0m clients standing in for browsers.
 
+mod accounts;
 mod helpers;
 mod host;
 mod http_api;
 mod media;
+mod privacy;
 mod signaling;
+mod web;
