@@ -102,3 +102,16 @@ $("roster").addEventListener("submit", async (/** @type {Event} */ e) => {
     $("s-status").textContent = t("home.createFailed", { message: err instanceof Error ? err.message : String(err) });
   }
 });
+
+$("roster-account").addEventListener("submit", async (/** @type {Event} */ e) => {
+  e.preventDefault();
+  try {
+    const entry = await post(`/api/rooms/${scheduledRoom}/roster`, { username: $("ra-username").value.trim() });
+    const li = document.createElement("li");
+    li.textContent = t("sched.rosterAdded", { name: entry.display_name, username: entry.username });
+    $("r-list").append(li);
+    $("ra-username").value = "";
+  } catch (err) {
+    $("s-status").textContent = t("home.createFailed", { message: err instanceof Error ? err.message : String(err) });
+  }
+});

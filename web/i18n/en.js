@@ -267,5 +267,7 @@ export default {
   "apiError.invalid_image": "This image cannot be used: it must be a PNG, JPEG or WebP picture of at most 4096×4096 pixels.",
   "apiError.too_large": "This file is too large (1 MiB at most).",
   "apiError.already_friends": "You are already friends.",
-  "apiError.invalid_bio": "The bio is too long (280 characters at most)."
+  "apiError.invalid_bio": "The bio is too long (280 characters at most).",
+  "sched.rosterAccount": "Or add a client's Salon account (username): they come straight in when signed in",
+  "sched.rosterAdded": "{name} (@{username}) comes straight in"
 };

@@ -267,5 +267,7 @@ export default {
   "apiError.invalid_image": "Cette image ne convient pas : il faut une image PNG, JPEG ou WebP d'au plus 4096×4096 pixels.",
   "apiError.too_large": "Ce fichier est trop gros (1 Mio au plus).",
   "apiError.already_friends": "Vous êtes déjà amis.",
-  "apiError.invalid_bio": "La présentation est trop longue (280 caractères au plus)."
+  "apiError.invalid_bio": "La présentation est trop longue (280 caractères au plus).",
+  "sched.rosterAccount": "Ou ajoutez le compte Salon d’un client (nom d’utilisateur) : il entre directement une fois connecté",
+  "sched.rosterAdded": "{name} (@{username}) entre directement"
 };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::device::Device;
 use super::AppError;
 use crate::rooms::Settings;
-use crate::store::{self, Account, Invite, Room, Schedule};
+use crate::store::{self, Account, Invite, Room, RosterEntry, Schedule};
 use crate::AppState;
 
 type JsonBody<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -350,4 +350,107 @@ pub async fn delete_schedule(
         .await
         .map_err(AppError::internal)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddToRoster {
+    pub username: String,
+}
+
+/// The room's roster of accounts: signed-in clients who skip the waiting room.
+#[utoipa::path(get, path = "/api/rooms/{id}/roster", tag = "host", params(("id" = String, Path)),
+    responses((status = 200, body = Vec<RosterEntry>), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn list_roster(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<RosterEntry>>, AppError> {
+    let room = hosted(&state, &id, &device, &headers).await?;
+    Ok(Json(state.store.roster(&room.id).await.map_err(AppError::internal)?))
+}
+
+/// The account `username`, unless it does not exist or blocked the asker:
+/// both give the same 404, as a profile lookup does.
+async fn rostered_account(state: &AppState, headers: &HeaderMap, username: &str) -> Result<Account, AppError> {
+    let missing = || AppError::new(StatusCode::NOT_FOUND, "user_not_found", "no such user");
+    let account = state
+        .store
+        .account_by_username(username)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(missing)?;
+    if let Some(me) = super::auth::current_account(state, headers).await? {
+        let relation = state
+            .store
+            .relation(&me.id, &account.id)
+            .await
+            .map_err(AppError::internal)?;
+        if relation.blocked_me {
+            return Err(missing());
+        }
+    }
+    Ok(account)
+}
+
+/// Adds a signed-in client (by username) to the roster.
+#[utoipa::path(post, path = "/api/rooms/{id}/roster", tag = "host", params(("id" = String, Path)),
+    request_body = AddToRoster,
+    responses((status = 201, body = RosterEntry), (status = 409, body = super::openapi::ErrorBody, description = "roster_full"), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn add_to_roster(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    b: JsonBody<AddToRoster>,
+) -> Result<(StatusCode, Json<RosterEntry>), AppError> {
+    let b = body(b)?;
+    let room = hosted(&state, &id, &device, &headers).await?;
+    let account = rostered_account(&state, &headers, &b.username).await?;
+    if !state
+        .store
+        .add_to_roster(&room.id, &account.id)
+        .await
+        .map_err(AppError::internal)?
+    {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "roster_full",
+            format!("a room's roster holds at most {} people", store::MAX_INVITES),
+        ));
+    }
+    let entry = RosterEntry {
+        username: account.username,
+        display_name: account.display_name,
+    };
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+/// Takes a client off the roster.
+#[utoipa::path(delete, path = "/api/rooms/{id}/roster/{username}", tag = "host",
+    params(("id" = String, Path), ("username" = String, Path)),
+    responses((status = 204), (status = 403, body = super::openapi::ErrorBody, description = "forbidden: not the host"), (status = 404, body = super::openapi::ErrorBody)))]
+pub async fn remove_from_roster(
+    State(state): State<AppState>,
+    Extension(device): Extension<Device>,
+    headers: HeaderMap,
+    Path((id, username)): Path<(String, String)>,
+) -> Result<StatusCode, AppError> {
+    let room = hosted(&state, &id, &device, &headers).await?;
+    let account = rostered_account(&state, &headers, &username).await?;
+    if state
+        .store
+        .remove_from_roster(&room.id, &account.id)
+        .await
+        .map_err(AppError::internal)?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::new(
+            StatusCode::NOT_FOUND,
+            "not_on_roster",
+            "this person is not on the roster",
+        ))
+    }
 }

@@ -48,6 +48,11 @@ pub fn app(state: AppState) -> Router {
             "/api/rooms/{id}/schedule",
             axum::routing::put(api::put_schedule).delete(api::delete_schedule),
         )
+        .route("/api/rooms/{id}/roster", get(api::list_roster).post(api::add_to_roster))
+        .route(
+            "/api/rooms/{id}/roster/{username}",
+            axum::routing::delete(api::remove_from_roster),
+        )
         .route("/r/{id}/invite.ics", get(schedule::ics))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))

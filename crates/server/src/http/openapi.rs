@@ -38,6 +38,9 @@ fn openapi_doc() {}
         api::delete_invite,
         api::put_schedule,
         api::delete_schedule,
+        api::list_roster,
+        api::add_to_roster,
+        api::remove_from_roster,
         schedule::ics,
         openapi_doc,
         accounts::sign_up,
@@ -121,6 +124,9 @@ mod tests {
             ("/api/rooms/{id}/schedule", "put"),
             ("/api/rooms/{id}/schedule", "delete"),
             ("/r/{id}/invite.ics", "get"),
+            ("/api/rooms/{id}/roster", "get"),
+            ("/api/rooms/{id}/roster", "post"),
+            ("/api/rooms/{id}/roster/{username}", "delete"),
         ];
         for (path, method) in expected {
             assert!(

@@ -325,6 +325,12 @@ impl Session {
                 Some(t) if t.len() <= 64 => store.invite_valid(&room.id, t).await?,
                 _ => false,
             };
+            // A signed-in client on the room's roster of accounts.
+            let invited = invited
+                || match &self.account {
+                    Some(a) => store.on_roster(&room.id, &a.id).await?,
+                    None => false,
+                };
             Ok::<_, sqlx::Error>((banned, schedule, invited))
         };
         let (banned, schedule, invited) = match checks.await {

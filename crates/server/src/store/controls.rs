@@ -90,6 +90,13 @@ pub struct ReportRow {
     pub resolved_at: Option<i64>,
 }
 
+/// A signed-in client on a room's roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RosterEntry {
+    pub username: String,
+    pub display_name: String,
+}
+
 /// Most invites per room.
 pub const MAX_INVITES: i64 = 200;
 
@@ -195,6 +202,56 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
+    }
+
+    /// Puts an account on the roster; `false` when the roster is full.
+    pub async fn add_to_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM room_roster WHERE room_id = ?")
+            .bind(room)
+            .fetch_one(&self.pool)
+            .await?;
+        if count >= MAX_INVITES {
+            return Ok(false);
+        }
+        sqlx::query("INSERT OR IGNORE INTO room_roster (room_id, account_id, created_at) VALUES (?, ?, ?)")
+            .bind(room)
+            .bind(account)
+            .bind(unix_now())
+            .execute(&self.pool)
+            .await?;
+        Ok(true)
+    }
+
+    pub async fn remove_from_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
+        let r = sqlx::query("DELETE FROM room_roster WHERE room_id = ? AND account_id = ?")
+            .bind(room)
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub async fn roster(&self, room: &str) -> Result<Vec<RosterEntry>, sqlx::Error> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT u.username, u.display_name FROM room_roster r JOIN users u ON u.id = r.account_id \
+             WHERE r.room_id = ? ORDER BY r.created_at",
+        )
+        .bind(room)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(username, display_name)| RosterEntry { username, display_name })
+            .collect())
+    }
+
+    pub async fn on_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM room_roster WHERE room_id = ? AND account_id = ?")
+            .bind(room)
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
     }
 
     pub async fn set_schedule(&self, room: &str, s: Option<&Schedule>) -> Result<(), sqlx::Error> {

@@ -16,7 +16,7 @@ use base64::Engine;
 use rand::RngCore;
 
 mod controls;
-pub use controls::{hash_token, Invite, ReportRow, Schedule, MAX_INVITES};
+pub use controls::{hash_token, Invite, ReportRow, RosterEntry, Schedule, MAX_INVITES};
 mod accounts;
 mod social;
 

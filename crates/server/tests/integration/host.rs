@@ -513,3 +513,59 @@ async fn spotlight_ask_video_deny_and_end_over_signaling() {
     let (_, body) = http(server.http(), "GET", &format!("/api/rooms/{room}"), "", "").await;
     assert!(body.contains(r#""participants":0"#), "{body}");
 }
+
+#[tokio::test]
+async fn clients_on_the_roster_of_accounts_skip_the_waiting_room() {
+    let server = spawn_server().await;
+    let hd = device();
+    let room = create_room_as(
+        &server,
+        &hd,
+        r#"{"settings":{"waiting_room":true,"mute_on_entry":false,"self_unmute":true}}"#,
+    )
+    .await;
+    let alice = crate::web::Web::sign_up(&server, "Alice").await;
+    let bob = crate::web::Web::sign_up(&server, "Bob").await;
+    let path = format!("/api/rooms/{room}/roster");
+    let (status, _) = http(
+        server.http(),
+        "POST",
+        &path,
+        r#"{"username":"alice"}"#,
+        &cookie(&device()),
+    )
+    .await;
+    assert_eq!(status, 403, "only the host manages the roster");
+    let (status, body) = http(server.http(), "POST", &path, r#"{"username":"alice"}"#, &cookie(&hd)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = http(server.http(), "POST", &path, r#"{"username":"nobody"}"#, &cookie(&hd)).await;
+    assert_eq!(status, 404);
+    let (_, list) = http(server.http(), "GET", &path, "", &cookie(&hd)).await;
+    assert!(list.contains(r#""username":"alice""#), "{list}");
+    let _host = TestClient::join_as(&server, &room, "Host", &hd, None).await;
+    let offer = || {
+        salon_sfu::testkit::TestPeer::with(
+            std::time::Instant::now(),
+            "127.0.0.1:9".parse().unwrap(),
+            salon_sfu::testkit::Publish::av(),
+        )
+        .1
+    };
+    let join = |name: &str| ClientMsg::Join {
+        room: room.clone(),
+        name: name.into(),
+        offer: offer(),
+        invite: None,
+    };
+    let mut a = alice.signal().await;
+    a.send(&join("Alice")).await;
+    assert!(matches!(a.recv().await, ServerMsg::Joined { you, .. } if you.role == salon::protocol::Role::Participant));
+    let mut b = bob.signal().await;
+    b.send(&join("Bob")).await;
+    assert!(
+        matches!(b.recv().await, ServerMsg::Waiting { .. }),
+        "not on the roster: waits"
+    );
+    let (status, _) = http(server.http(), "DELETE", &format!("{path}/alice"), "", &cookie(&hd)).await;
+    assert_eq!(status, 204);
+}
