@@ -8,7 +8,7 @@
 // default is 20). For each effect: open the pre-join screen, pick the effect
 // in the panel, wait 6 s (model load, adaptation), then count the frames the
 // pipeline writes to the processed track for `secs` seconds (the worker's
-// counter) and, as a cross-check, the frames the preview <video> presents
+// counter, over the worker's own clock) and, as a cross-check, the frames the preview <video> presents
 // (requestVideoFrameCallback). Prints one line per run and the medians, and
 // the load average, since this machine is shared.
 import { chromium } from "playwright-core";
@@ -71,7 +71,9 @@ try {
         const b = globalThis.salonEffects.stats();
         const dt = (performance.now() - t0) / 1000;
         const s = v.srcObject.getVideoTracks()[0].getSettings();
-        return { fps: b.path === "off" ? null : (b.framesOut - a.framesOut) / dt, presentedFps: presented / dt, w: s.width, h: s.height, segEvery: b.segIntervalMs, segMs: b.segCostMs, drawMs: b.drawMs, renderer: b.renderer, path: b.path, segmentation: b.segmentation };
+        // framesOut and lastOutMs come together from the drawing thread: frames per its own elapsed time.
+        const fps = b.path === "off" ? null : (b.framesOut - a.framesOut) / ((b.lastOutMs - a.lastOutMs) / 1000);
+        return { fps, presentedFps: presented / dt, w: s.width, h: s.height, segEvery: b.segIntervalMs, segMs: b.segCostMs, drawMs: b.drawMs, renderer: b.renderer, path: b.path, segmentation: b.segmentation };
       }, SECS);
       (results[effect] ??= []).push(m);
       console.log(`run ${run + 1} ${effect.padEnd(40)} out=${m.fps?.toFixed(1) ?? "-"} fps presented=${m.presentedFps.toFixed(1)} fps ${m.w}x${m.h} ${m.path}/${m.renderer ?? "-"} seg every ${m.segEvery ?? "-"} ms (${m.segMs ?? "-"} ms each, ${m.segmentation}) draw ${m.drawMs ?? "-"} ms load1=${load.toFixed(2)}`);

@@ -29,8 +29,9 @@ after(async () => {
   await salon?.stop();
 });
 
-async function open(label, locale) {
+async function open(label, locale, storage = {}) {
   const page = await newPage(browser, locale);
+  await page.addInitScript((kv) => Object.entries(kv).forEach(([k, v]) => localStorage.setItem(k, v)), storage);
   page.on("request", (r) => requests.push([label, r.url(), r.method()]));
   page.on("websocket", (ws) => requests.push([label, ws.url(), "WS"]));
   await page.goto(link);
@@ -238,6 +239,22 @@ test("blur changes the background region measurably; lighting switched mid-call 
   );
   assert.deepEqual(unnamed, []);
   await leave(alice);
+});
+
+test("the other paths work too: WebGL2 renderer (GPU machines), canvas capture (Firefox, Safari)", async () => {
+  const settings = { background: "blur-strong", lighting: "warm", ar: "crown" };
+  for (const [storage, expect] of [
+    [{ "salon.fxRenderer": "webgl" }, { path: "insertable", renderer: "webgl" }],
+    [{ "salon.fxPath": "canvas" }, { path: "canvas", renderer: "2d" }],
+  ]) {
+    const alice = await open("alice", "en-US", storage);
+    await pick(alice, settings);
+    const stats = await pipelineRuns(alice, settings);
+    assert.deepEqual({ path: stats.path, renderer: stats.renderer }, expect);
+    await joinNow(alice, "Alice");
+    await bobDecodes(JSON.stringify(expect));
+    await leave(alice);
+  }
 });
 
 test("the pages made requests to Salon only", () => {

@@ -32,10 +32,15 @@ const MAX_H = 360;
 const MIN_SEG_INTERVAL = 33;
 const MAX_SEG_INTERVAL = 1000;
 
-/** Which path this browser can use: "insertable", "canvas" or null (no effects). */
+/**
+ * Which path this browser can use: "insertable", "canvas" or null (no
+ * effects). `localStorage["salon.fxPath"] = "canvas"` forces the canvas path
+ * (to test, in Chromium, what Firefox and Safari run).
+ */
 export function supportedPath() {
   const g = /** @type {any} */ (globalThis);
-  if (g.MediaStreamTrackProcessor && g.MediaStreamTrackGenerator && g.VideoFrame && g.OffscreenCanvas && g.Worker) return "insertable";
+  const forced = localStorage.getItem("salon.fxPath") === "canvas";
+  if (!forced && g.MediaStreamTrackProcessor && g.MediaStreamTrackGenerator && g.VideoFrame && g.OffscreenCanvas && g.Worker) return "insertable";
   const probe = document.createElement("canvas");
   if ("captureStream" in probe && probe.getContext("2d")) return "canvas";
   return null;
@@ -79,7 +84,8 @@ export class Pipeline {
     this.wantsMask = false;
     this.segInterval = 100;
     this.segments = 0;
-    this.stat = { framesIn: 0, framesOut: 0, fps: 0, draw: 0, grab: 0 };
+    /** lastOut: when the last frame was written, on the clock of the thread that draws. */
+    this.stat = { framesIn: 0, framesOut: 0, fps: 0, draw: 0, grab: 0, lastOut: 0 };
     this.window = { at: performance.now(), out: 0 };
     /** @type {((bitmap: ImageBitmap | null) => void) | null} */
     this.frameWaiter = null;
@@ -103,7 +109,7 @@ export class Pipeline {
         this.frameWaiter?.(m.bitmap);
         this.frameWaiter = null;
       } else if (m.type === "stats") {
-        this.stat = { ...this.stat, framesIn: m.framesIn, framesOut: m.framesOut, draw: m.draw, grab: m.grab };
+        this.stat = { ...this.stat, framesIn: m.framesIn, framesOut: m.framesOut, draw: m.draw, grab: m.grab, lastOut: m.lastOut };
       } else if (m.type === "failed") {
         this.onFailed(m.message);
       }
@@ -138,6 +144,7 @@ export class Pipeline {
           compositor.draw(video, w, h);
           this.stat.draw = this.stat.draw * 0.9 + (performance.now() - t0) * 0.1;
           this.stat.framesOut++;
+          this.stat.lastOut = performance.now();
         } catch (e) {
           console.warn("effects: frame failed", e);
         }
@@ -225,6 +232,7 @@ export class Pipeline {
       renderer: this.kind,
       framesIn: this.stat.framesIn,
       framesOut: this.stat.framesOut,
+      lastOutMs: this.stat.lastOut,
       fps: Math.round(this.stat.fps * 10) / 10,
       drawMs: Math.round(this.stat.draw * 10) / 10,
       grabMs: Math.round(this.stat.grab * 10) / 10,

@@ -17,7 +17,7 @@ let compositor = null;
 /** @type {{w: number, h: number} | null} */
 let wantFrame = null;
 let stopped = false;
-const counts = { framesIn: 0, framesOut: 0, draw: 0, grab: 0 };
+const counts = { framesIn: 0, framesOut: 0, draw: 0, grab: 0, lastOut: 0 };
 /** @type {Settings} */
 let pendingSettings = { background: "none", lighting: "none", ar: "none" };
 let pendingMasked = false;
@@ -54,7 +54,7 @@ async function start(readable, writable, kind, maxW, maxH) {
   compositor.setSettings(pendingSettings, pendingMasked);
   const reader = readable.getReader();
   const writer = writable.getWriter();
-  const timer = setInterval(() => post({ type: "stats", ...counts }), 1000);
+  const timer = setInterval(() => post({ type: "stats", ...counts, at: performance.now() }), 1000);
   while (!stopped) {
     const { value: frame, done } = await reader.read().catch(() => ({ value: undefined, done: true }));
     if (done || !frame) break;
@@ -80,6 +80,7 @@ async function start(readable, writable, kind, maxW, maxH) {
       frame.close();
       await writer.write(out);
       counts.framesOut++;
+      counts.lastOut = performance.now();
     } catch (err) {
       frame.close();
       post({ type: "error", message: String(err) });
