@@ -168,7 +168,7 @@ test("a person's own background picture stays in the page and is used", async ()
   });
   const before = requests.length;
   await alice.getByLabel("Use your own picture (stays on this device)").setInputFiles({ name: "mine.png", mimeType: "image/png", buffer: Buffer.from(png, "base64") });
-  assert.equal(await alice.locator("#fx-background").inputValue(), "picture:own");
+  await eventually(async () => (await alice.locator("#fx-background").inputValue()) === "picture:own", { what: "own picture chosen" });
   await pipelineRuns(alice, { background: "picture:own" });
   // The picture went nowhere: only files were fetched since (the pipeline's modules), nothing sent.
   assert.deepEqual(requests.slice(before).filter(([label, , method]) => label === "alice" && method !== "GET"), []);

@@ -32,8 +32,8 @@ export class Effects extends EventTarget {
     /** @type {Pipeline | null} */
     this.pipeline = null;
     this.path = supportedPath();
-    /** @type {"webgl" | "2d"} */
-    this.renderer = this.path ? chooseRenderer() : "2d";
+    /** Chosen on first use (it opens a WebGL context to look at the GPU). @type {"webgl" | "2d" | null} */
+    this.renderer = null;
     /** @type {Segmenter | null} */
     this.segmenter = null;
     /** "idle" | "loading" | "ready" | "failed" */
@@ -100,6 +100,7 @@ export class Effects extends EventTarget {
       this.pipeline = null;
       return;
     }
+    this.renderer ??= chooseRenderer();
     if (this.wantsMask()) this.loadSegmenter();
     if (!this.pipeline && this.source && this.path) {
       try {
