@@ -9,6 +9,8 @@ import { SalonClient } from "./protocol.js";
 import { Grid, SCREEN_SUFFIX } from "./grid.js";
 import { LocalMedia } from "./devices.js";
 import { RoomLife } from "./controls.js";
+import { Effects } from "./effects/index.js";
+import { createPanel } from "./effects/panel.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
@@ -21,6 +23,16 @@ const invite = new URLSearchParams(location.search).get("invite");
 const MUSIC_BPS = 128_000;
 
 const local = new LocalMedia();
+// Video effects (web/effects/): the camera track goes through them; effects.track is what is shown and sent.
+const effects = new Effects();
+const effectsPanel = createPanel(effects);
+effectsPanel.mount($("effects-prejoin"));
+effects.onTrack = (track) => {
+  if (!local.camOn) return;
+  $("preview").srcObject = track ? new MediaStream([track]) : null;
+  grid?.setSelfVideo(selfId, track);
+  client?.setVideoTrack(track);
+};
 /** @type {SalonClient | null} */
 let client = null;
 /** @type {Grid | null} */
@@ -116,6 +128,12 @@ $("share-btn").addEventListener("click", () => (screen ? stopShare() : startShar
 $("pre-music").addEventListener("change", () => setMusic($("pre-music").checked));
 $("music-btn").addEventListener("click", () => setMusic(!local.music));
 $("waiting-leave").addEventListener("click", () => location.reload());
+$("effects-btn").addEventListener("click", () => {
+  const open = $("effects-room").hidden;
+  $("effects-room").hidden = !open;
+  $("effects-btn").setAttribute("aria-expanded", String(open));
+  if (open) $("effects-room").querySelector("select")?.focus();
+});
 $("page-prev").addEventListener("click", () => grid?.turnPage(-1));
 $("page-next").addEventListener("click", () => grid?.turnPage(1));
 
@@ -185,7 +203,8 @@ function countdown() {
 async function startPreview() {
   $("prejoin-status").textContent = t("prejoin.loading");
   const problem = await local.open();
-  $("preview").srcObject = local.video ? new MediaStream([local.video]) : null;
+  const shown = await effects.use(local.video);
+  $("preview").srcObject = shown ? new MediaStream([shown]) : null;
   $("prejoin-status").textContent = problem ? t(problem) : "";
   await fillDeviceLists();
   renderLabels();
@@ -240,7 +259,7 @@ async function join() {
     await previewing;
     await client.connect();
     const audioTrack = local.micOn ? local.audio : null;
-    const joined = await client.join({ room: roomId, name, invite, audioTrack, videoTrack: local.camOn ? local.video : null });
+    const joined = await client.join({ room: roomId, name, invite, audioTrack, videoTrack: local.camOn ? effects.track : null });
     if (local.music) await client.setAudioBitrate(MUSIC_BPS);
     enterRoom(joined);
   } catch (err) {
@@ -268,7 +287,8 @@ function enterRoom(joined) {
   const me = { ...joined.you, audio: local.micOn && !!local.audio, video: local.camOn && !!local.video };
   people.set(me.id, me);
   grid.add(me, true);
-  grid.setSelfVideo(me.id, local.camOn ? local.video : null);
+  grid.setSelfVideo(me.id, local.camOn ? effects.track : null);
+  effectsPanel.mount($("effects-room"));
   for (const p of joined.participants) {
     people.set(p.id, p);
     grid.add(p);
@@ -363,6 +383,7 @@ async function pollSpeaking() {
 /** @param {string} titleKey @param {string} detail */
 function end(titleKey, detail) {
   window.clearInterval(speakingTimer);
+  effects.close();
   local.close();
   for (const id of [...people.keys()]) grid?.remove(id);
   people.clear();
@@ -396,12 +417,13 @@ async function toggleCam() {
     local.camOn = false;
     await client?.setVideoTrack(null);
     local.stopVideo();
+    await effects.use(null);
   } else {
     local.camOn = true;
     await local.open();
-    await client?.setVideoTrack(local.video);
+    await client?.setVideoTrack(await effects.use(local.video));
   }
-  grid?.setSelfVideo(selfId, local.video);
+  grid?.setSelfVideo(selfId, effects.track);
   publishState();
 }
 
