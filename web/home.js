@@ -108,7 +108,7 @@ $("roster-account").addEventListener("submit", async (/** @type {Event} */ e) =>
   try {
     const entry = await post(`/api/rooms/${scheduledRoom}/roster`, { username: $("ra-username").value.trim() });
     const li = document.createElement("li");
-    li.textContent = t("sched.rosterAdded", { name: entry.display_name, username: entry.username });
+    li.textContent = t("sched.rosterAdded", { username: entry.username });
     $("r-list").append(li);
     $("ra-username").value = "";
   } catch (err) {

@@ -269,7 +269,7 @@ export default {
   "apiError.already_friends": "You are already friends.",
   "apiError.invalid_bio": "The bio is too long (280 characters at most).",
   "sched.rosterAccount": "Or add a client's Salon account (username): they come straight in when signed in",
-  "sched.rosterAdded": "{name} (@{username}) comes straight in",
+  "sched.rosterAdded": "@{username} comes straight in",
   // Video effects (web/effects/).
   "fx.button": "Effects",
   "fx.title": "Video effects",

@@ -269,7 +269,7 @@ export default {
   "apiError.already_friends": "Vous êtes déjà amis.",
   "apiError.invalid_bio": "La présentation est trop longue (280 caractères au plus).",
   "sched.rosterAccount": "Ou ajoutez le compte Salon d’un client (nom d’utilisateur) : il entre directement une fois connecté",
-  "sched.rosterAdded": "{name} (@{username}) entre directement",
+  "sched.rosterAdded": "@{username} entre directement",
   // Video effects (web/effects/).
   "fx.button": "Effets",
   "fx.title": "Effets vidéo",

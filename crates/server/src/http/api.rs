@@ -422,7 +422,6 @@ pub async fn add_to_roster(
     }
     let entry = RosterEntry {
         username: account.username,
-        display_name: account.display_name,
     };
     Ok((StatusCode::CREATED, Json(entry)))
 }
@@ -438,7 +437,19 @@ pub async fn remove_from_roster(
     Path((id, username)): Path<(String, String)>,
 ) -> Result<StatusCode, AppError> {
     let room = hosted(&state, &id, &device, &headers).await?;
-    let account = rostered_account(&state, &headers, &username).await?;
+    // No block filter here: a host can always take someone off the roster.
+    let account = state
+        .store
+        .account_by_username(&username)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::NOT_FOUND,
+                "not_on_roster",
+                "this person is not on the roster",
+            )
+        })?;
     if state
         .store
         .remove_from_roster(&room.id, &account.id)

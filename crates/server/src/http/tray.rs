@@ -87,7 +87,7 @@ pub async fn tray_for(state: &AppState, me: &Account) -> Result<Tray, sqlx::Erro
         let mine = members.iter().filter(|m| is_me(&m.account)).count();
         out.push(TrayRoom {
             path: format!("/r/{}", r.id),
-            others: members.len() - friends_inside.len() - mine,
+            others: members.len().saturating_sub(friends_inside.len() + mine),
             friends_inside,
             host: Host {
                 username: host.username.clone(),

@@ -34,6 +34,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Token bucket: sustained messages per second, and burst.
 const RATE_PER_SEC: f64 = 20.0;
 const RATE_BURST: f64 = 60.0;
+/// Chat lines and reactions: 2 per second, bursts of 6.
+const CHAT_PER_SEC: f64 = 2.0;
+const CHAT_BURST: f64 = 6.0;
+/// Reports one session may file (each is a database row).
+const MAX_REPORTS: u32 = 5;
 
 static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
 
@@ -67,6 +72,8 @@ struct Session {
     media_events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
     tokens: f64,
     refilled: Instant,
+    chatty: crate::RateLimit,
+    reports: u32,
     last_limit_error: Option<Instant>,
 }
 
@@ -90,6 +97,8 @@ pub async fn run(
         media_events: media_tx,
         tokens: RATE_BURST,
         refilled: Instant::now(),
+        chatty: crate::RateLimit::new(CHAT_PER_SEC, CHAT_BURST),
+        reports: 0,
         last_limit_error: None,
     };
     let mut last_seen = Instant::now();
@@ -248,6 +257,17 @@ impl Session {
     /// A host command or room-life message: checked and applied by `rooms`,
     /// then its effects carried out here (media mutes, database writes).
     async fn command(&mut self, cmd: ClientMsg) {
+        // Room life that others see or that is stored gets its own, lower limits.
+        match &cmd {
+            ClientMsg::Chat { .. } | ClientMsg::React { .. } if !self.chatty.admit() => {
+                return self.error(ErrorCode::RateLimited, "too many messages; slow down");
+            }
+            ClientMsg::Report { .. } if self.reports >= MAX_REPORTS => {
+                return self.error(ErrorCode::RateLimited, "you have already sent several reports");
+            }
+            ClientMsg::Report { .. } => self.reports += 1,
+            _ => {}
+        }
         let Phase::Joined(j) = &self.phase else { return };
         let fx = match self.state.rooms.command(&j.room, &j.pid, &cmd) {
             Ok(fx) => fx,
@@ -261,8 +281,8 @@ impl Session {
             self.state.media.leave(core, peer).await;
         }
         let store = &self.state.store;
-        if let Some((device, name)) = fx.ban {
-            if let Err(e) = store.ban(&room, &device, &name).await {
+        if let Some(ban) = fx.ban {
+            if let Err(e) = store.ban(&room, &ban.device, ban.account.as_deref(), &ban.name).await {
                 tracing::error!("storing a ban failed: {e}");
                 self.error(ErrorCode::Internal, "removed, but the ban could not be saved");
             }
@@ -319,7 +339,8 @@ impl Session {
         };
         let host = super::api::is_host(&room, &self.device, self.account.as_ref());
         let checks = async {
-            let banned = !host && store.is_banned(&room.id, &self.device.0).await?;
+            let account = self.account.as_ref().map(|a| a.id.as_str());
+            let banned = !host && store.is_banned(&room.id, &self.device.0, account).await?;
             let schedule = store.schedule(&room.id).await?;
             let invited = match &invite {
                 Some(t) if t.len() <= 64 => store.invite_valid(&room.id, t).await?,
@@ -422,7 +443,9 @@ impl Session {
                 return self.error(code, e.to_string());
             }
         };
-        if entered.audio_muted {
+        // Re-read under the rooms lock: a host may have muted everyone while
+        // the media join was under way.
+        if entered.audio_muted || self.state.rooms.audio_blocked(&room.id, &me.id) {
             // Queued behind the join, so it applies before any media can arrive.
             self.state.media.mute_audio(core_room, peer, true).await;
         }

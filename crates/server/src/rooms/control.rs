@@ -24,6 +24,14 @@ pub struct Report {
     pub reason: String,
 }
 
+/// Who to ban for good.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Ban {
+    pub device: String,
+    pub account: Option<String>,
+    pub name: String,
+}
+
 /// What the session must do after a command succeeded.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Effects {
@@ -33,8 +41,10 @@ pub struct Effects {
     /// too once they read `removed`/`ended`, but a client that stops reading
     /// must not keep its media meanwhile.
     pub kicked: Vec<PeerId>,
-    /// Ban this device from the room for good: `(device, name)`.
-    pub ban: Option<(String, String)>,
+    /// Ban this device (and account, if signed in) from the room for good.
+    pub ban: Option<Ban>,
+    /// Members were taken out: the friends' tray must hear of it.
+    pub changed: bool,
     /// Store the room's new policies.
     pub settings: Option<Settings>,
     /// Record a report.
@@ -56,7 +66,7 @@ impl Rooms {
         if r.is_empty() {
             live.remove(room);
         }
-        if result.as_ref().is_ok_and(|fx| !fx.kicked.is_empty()) {
+        if result.as_ref().is_ok_and(|fx| fx.changed) {
             // People were removed or the room ended: the tray must know.
             let _ = self.changes.send(room.to_string());
         }
@@ -135,32 +145,46 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
         }
         ClientMsg::Remove { id, ban } => {
             need_moderator(role, "remove people")?;
-            if let Some(pos) = r.lobby.iter().position(|w| &w.entry.id == id) {
-                let w = r.lobby.remove(pos);
-                let _ = w.outbox.try_send(ServerMsg::Removed { banned: *ban });
-                r.removed.insert(w.device.clone());
-                if *ban {
-                    fx.ban = Some((w.device, w.entry.name));
-                }
-                send_lobby(r);
-                return Ok(fx);
+            let (device, account, name) = if let Some(w) = r.lobby.iter().find(|w| &w.entry.id == id) {
+                (w.device.clone(), None, w.entry.name.clone())
+            } else {
+                let m = &r.members[target(r, id, role, "remove")?];
+                let account = m.account.as_ref().map(|a| a.id.clone());
+                (m.device.clone(), account, m.info.name.clone())
+            };
+            // The person, not one tab: every member and waiter of that browser goes.
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut r.members)
+                .into_iter()
+                .partition(|m| m.device == device);
+            r.members = kept;
+            for m in &gone {
+                send(m, ServerMsg::Removed { banned: *ban });
+                fx.kicked.push(m.peer);
+                forget_member(r, m);
             }
-            let pos = target(r, id, role, "remove")?;
-            let gone = r.members.remove(pos);
-            send(&gone, ServerMsg::Removed { banned: *ban });
-            fx.kicked.push(gone.peer);
-            r.removed.insert(gone.device.clone());
-            r.admitted.remove(&gone.device);
-            r.cohosts.remove(&gone.device);
-            forget_member(r, &gone);
+            let waiting = r.lobby.len();
+            r.lobby.retain(|w| {
+                if w.device == device {
+                    let _ = w.outbox.try_send(ServerMsg::Removed { banned: *ban });
+                }
+                w.device != device
+            });
+            if r.lobby.len() != waiting {
+                send_lobby(r);
+            }
+            r.removed.insert(device.clone());
+            r.admitted.remove(&device);
+            r.cohosts.remove(&device);
+            fx.changed = !gone.is_empty();
             if *ban {
-                fx.ban = Some((gone.device, gone.info.name));
+                fx.ban = Some(Ban { device, account, name });
             }
         }
         ClientMsg::EndRoom {} => {
             if role != Role::Host {
                 return Err(Refusal::forbidden("end the room"));
             }
+            fx.changed = true;
             for m in r.members.drain(..) {
                 send(&m, ServerMsg::Ended {});
                 if m.info.id != actor {
@@ -228,29 +252,36 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             if role != Role::Host {
                 return Err(Refusal::forbidden("name co-hosts"));
             }
-            let pos = target(r, id, role, "change")?;
-            let m = &mut r.members[pos];
+            let device = r.members[target(r, id, role, "change")?].device.clone();
             if *on {
-                r.cohosts.insert(m.device.clone());
-                m.info.role = Role::Cohost;
+                r.cohosts.insert(device.clone());
             } else {
-                r.cohosts.remove(&m.device);
-                m.info.role = if m.account.is_some() {
+                r.cohosts.remove(&device);
+            }
+            // Every tab of that browser: co-host belongs to the person.
+            for pos in 0..r.members.len() {
+                let m = &mut r.members[pos];
+                if m.device != device || m.info.role == Role::Host {
+                    continue;
+                }
+                m.info.role = if *on {
+                    Role::Cohost
+                } else if m.account.is_some() {
                     Role::Participant
                 } else {
                     Role::Guest
                 };
-            }
-            updated(r, pos);
-            if *on {
-                let m = &r.members[pos];
-                send(
-                    m,
-                    ServerMsg::Lobby {
-                        waiting: r.lobby_entries(),
-                    },
-                );
-                send(m, ServerMsg::Hands { ids: r.hands.clone() });
+                updated(r, pos);
+                if *on {
+                    let m = &r.members[pos];
+                    send(
+                        m,
+                        ServerMsg::Lobby {
+                            waiting: r.lobby_entries(),
+                        },
+                    );
+                    send(m, ServerMsg::Hands { ids: r.hands.clone() });
+                }
             }
         }
         ClientMsg::Policy {
@@ -260,6 +291,14 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
         } => {
             need_moderator(role, "change the room's rules")?;
             r.controls.waiting_room = *waiting_room;
+            if !*waiting_room && !r.lobby.is_empty() {
+                // No waiting room any more: nobody is left waiting at the door.
+                for w in std::mem::take(&mut r.lobby) {
+                    r.admitted.insert(w.device.clone());
+                    let _ = w.outbox.try_send(ServerMsg::Admitted {});
+                }
+                send_lobby(r);
+            }
             r.controls.mute_on_entry = *mute_on_entry;
             r.controls.self_unmute = *self_unmute;
             fx.settings = Some(Settings {

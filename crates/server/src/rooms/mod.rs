@@ -37,7 +37,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::protocol::{ChatLine, Controls, ErrorCode, LobbyEntry, Participant, Role, ServerMsg};
 
-pub use control::{Effects, Report};
+pub use control::{Ban, Effects, Report};
 
 /// A session's outgoing message queue.
 pub type Outbox = mpsc::Sender<ServerMsg>;
@@ -273,15 +273,20 @@ impl Rooms {
         let self_unmute = r.controls.self_unmute;
         let Some(me) = r.member_mut(id) else { return Ok(false) };
         let mut reopen = false;
+        let mut refused = None;
+        let mut audio = audio;
         if audio && me.audio_blocked {
-            if !(self_unmute || me.may_unmute || me.info.role.moderates()) {
-                return Err(Refusal::new(
+            if self_unmute || me.may_unmute || me.info.role.moderates() {
+                me.audio_blocked = false;
+                reopen = true;
+            } else {
+                // The camera and screen change still apply; the microphone stays off.
+                audio = false;
+                refused = Some(Refusal::new(
                     ErrorCode::Forbidden,
                     "the host has turned off unmuting; raise your hand to ask",
                 ));
             }
-            me.audio_blocked = false;
-            reopen = true;
         }
         me.info.audio = audio;
         me.info.video = video;
@@ -292,7 +297,10 @@ impl Rooms {
             };
             broadcast(r, id, msg);
         }
-        Ok(reopen)
+        match refused {
+            Some(r) => Err(r),
+            None => Ok(reopen),
+        }
     }
 
     /// Removes a participant or a waiting person; the room is forgotten
@@ -334,6 +342,15 @@ impl Rooms {
         })
     }
 
+    /// Whether the SFU must hold this member's audio now (re-read after the
+    /// media join, so a mute that came meanwhile is not lost).
+    pub fn audio_blocked(&self, room: &str, id: &str) -> bool {
+        self.lock()
+            .get(room)
+            .and_then(|r| r.member(id))
+            .is_some_and(|m| m.audio_blocked)
+    }
+
     /// How many people are in `room` now (not counting the waiting room).
     pub fn count(&self, room: &str) -> usize {
         self.lock().get(room).map_or(0, |r| r.members.len())
@@ -350,10 +367,13 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         .members
         .iter()
         .any(|m| m.account.as_ref().is_some_and(|a| who.blockers.contains(&a.id)));
-    if blocked {
+    // A host is never kept out of their own room by someone who blocked them.
+    if blocked && !moderates {
         return Err(EnterError::Blocked);
     }
-    if !moderates && r.controls.locked {
+    // Someone a host admitted from the waiting room may come in even if the
+    // room was locked meanwhile.
+    if !moderates && r.controls.locked && !r.admitted.contains(&who.device) {
         return Err(EnterError::Locked);
     }
     if !moderates && r.controls.waiting_room && !who.invited && !r.admitted.contains(&who.device) {

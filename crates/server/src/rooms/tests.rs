@@ -149,7 +149,14 @@ fn remove_lock_and_end() {
             },
         )
         .unwrap();
-    assert_eq!(fx.ban, Some(("dev-g".into(), "g".into())));
+    assert_eq!(
+        fx.ban,
+        Some(Ban {
+            device: "dev-g".into(),
+            account: None,
+            name: "g".into()
+        })
+    );
     assert!(g.drain().contains(&ServerMsg::Removed { banned: true }));
     let (again, _) = enter(&rooms, s, "g", false);
     assert_eq!(again.err(), Some(EnterError::Removed), "cannot come back this session");
@@ -296,4 +303,68 @@ fn usernames_only_between_friends_and_blocks_keep_out() {
     assert_eq!(d.err(), Some(EnterError::Blocked));
     assert_eq!(rooms.members("r").len(), 3);
     assert_eq!(rooms.members("r")[0].account.as_deref(), Some("A"));
+}
+
+/// Removal and co-host belong to the person (their browser), not one tab.
+#[test]
+fn removal_and_cohost_cover_every_tab_of_a_browser() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let _host = inside(&rooms, s, "h", true);
+    let tab = |id: &str| {
+        let (tx, rx) = mpsc::channel(64);
+        let who = Entrant {
+            info: person(id),
+            device: "dev-same".into(),
+            host: false,
+            invited: false,
+            account: None,
+            blockers: Default::default(),
+            peer: PeerId(id.bytes().map(u64::from).sum()),
+            outbox: tx,
+        };
+        assert!(matches!(rooms.enter("r", s, who), Ok(Entry::In(_))));
+        rooms.announce("r", id);
+        Who { rx }
+    };
+    let mut t1 = tab("t1");
+    let mut t2 = tab("t2");
+    rooms
+        .command(
+            "r",
+            "h",
+            &ClientMsg::Cohost {
+                id: "t1".into(),
+                on: true,
+            },
+        )
+        .unwrap();
+    let both_cohost = rooms.command("r", "t2", &ClientMsg::Lock { locked: false });
+    assert!(both_cohost.is_ok(), "the other tab is co-host too");
+    rooms
+        .command(
+            "r",
+            "h",
+            &ClientMsg::Cohost {
+                id: "t1".into(),
+                on: false,
+            },
+        )
+        .unwrap();
+    let refused = rooms.command("r", "t2", &ClientMsg::Lock { locked: true });
+    assert_eq!(refused.map_err(|e| e.code), Err(ErrorCode::Forbidden), "and no longer");
+    let fx = rooms
+        .command(
+            "r",
+            "h",
+            &ClientMsg::Remove {
+                id: "t1".into(),
+                ban: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(fx.kicked.len(), 2, "both tabs leave the media core");
+    assert!(t1.drain().contains(&ServerMsg::Removed { banned: false }));
+    assert!(t2.drain().contains(&ServerMsg::Removed { banned: false }));
+    assert_eq!(rooms.count("r"), 1);
 }

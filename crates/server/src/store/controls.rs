@@ -90,11 +90,11 @@ pub struct ReportRow {
     pub resolved_at: Option<i64>,
 }
 
-/// A signed-in client on a room's roster.
+/// A signed-in client on a room's roster: the username only (a profile's
+/// display name is for friends).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RosterEntry {
     pub username: String,
-    pub display_name: String,
 }
 
 /// Most invites per room.
@@ -124,23 +124,35 @@ impl Store {
     }
 
     /// Bans a device (its hash) from a room for good.
-    pub async fn ban(&self, room: &str, device: &str, name: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("INSERT OR REPLACE INTO room_bans (room_id, device, name, created_at) VALUES (?, ?, ?, ?)")
-            .bind(room)
-            .bind(device)
-            .bind(name)
-            .bind(unix_now())
-            .execute(&self.pool)
-            .await?;
+    /// Bans a device, and the account signed in on it if any (which also
+    /// leaves the room's roster).
+    pub async fn ban(&self, room: &str, device: &str, account: Option<&str>, name: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO room_bans (room_id, device, account_id, name, created_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(room)
+        .bind(device)
+        .bind(account)
+        .bind(name)
+        .bind(unix_now())
+        .execute(&self.pool)
+        .await?;
+        if let Some(a) = account {
+            self.remove_from_roster(room, a).await?;
+        }
         Ok(())
     }
 
-    pub async fn is_banned(&self, room: &str, device: &str) -> Result<bool, sqlx::Error> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM room_bans WHERE room_id = ? AND device = ?")
-            .bind(room)
-            .bind(device)
-            .fetch_optional(&self.pool)
-            .await?;
+    /// True when this device, or this account, is banned from the room.
+    pub async fn is_banned(&self, room: &str, device: &str, account: Option<&str>) -> Result<bool, sqlx::Error> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT 1 FROM room_bans WHERE room_id = ? AND (device = ? OR (account_id IS NOT NULL AND account_id = ?))",
+        )
+        .bind(room)
+        .bind(device)
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.is_some())
     }
 
@@ -232,17 +244,14 @@ impl Store {
     }
 
     pub async fn roster(&self, room: &str) -> Result<Vec<RosterEntry>, sqlx::Error> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT u.username, u.display_name FROM room_roster r JOIN users u ON u.id = r.account_id \
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT u.username FROM room_roster r JOIN users u ON u.id = r.account_id \
              WHERE r.room_id = ? ORDER BY r.created_at",
         )
         .bind(room)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(username, display_name)| RosterEntry { username, display_name })
-            .collect())
+        Ok(rows.into_iter().map(|(username,)| RosterEntry { username }).collect())
     }
 
     pub async fn on_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
