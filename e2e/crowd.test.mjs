@@ -88,10 +88,15 @@ test("50 people: small tiles get the low layer; the featured publisher is asked 
   // uplink estimate often holds it at q (see BENCHMARKS.md). What must hold
   // here: the request, and a large tile that keeps playing smoothly.
   const before = new Map(pages.map((p) => [p, layers.get(p).length]));
+  await pages[0].getByRole("button", { name: "More" }).click();
   await pages[0].getByRole("button", { name: "Speaker view" }).click();
   await eventually(async () => pages.slice(1).some((p) => layers.get(p).slice(before.get(p)).some((m) => m.includes('"f"'))), {
     timeout: 20000,
     what: "the featured publisher asked for its full layer",
+  }).catch(async (e) => {
+    const featured = await pages[0].evaluate(() => [...document.querySelectorAll(".tile.featured .name")].map((n) => [n.textContent, Math.round(n.closest(".tile").getBoundingClientRect().height)]));
+    const asked = pages.slice(1).map((p) => layers.get(p).slice(-3));
+    throw new Error(`${e.message}\nfeatured on page 1: ${JSON.stringify(featured)}\nlast layers messages to pages 2 and 3: ${JSON.stringify(asked)}`);
   });
   const [first] = await eventually(async () => {
     const v = await remoteVideos(pages[0]);

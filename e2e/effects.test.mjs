@@ -201,6 +201,7 @@ test("blur changes the background region measurably; lighting switched mid-call 
   await bob.locator("#grid").screenshot({ path: join(ARTIFACTS, "effects-none.png") });
 
   // Mid-call, through the in-room panel, with the keyboard.
+  await alice.getByRole("button", { name: "More" }).press("Enter");
   await alice.getByRole("button", { name: "Effects" }).press("Enter");
   await alice.locator("#effects-room #fx-background").waitFor({ state: "visible" });
   await alice.selectOption("#effects-room #fx-background", "blur-strong");

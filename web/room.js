@@ -124,6 +124,23 @@ $("view-btn").addEventListener("click", () => {
   grid?.setSpeakerView(!grid.speakerView);
   renderLabels();
 });
+// Secondary controls live in a "More" menu, so the bar stays one row.
+$("more-btn").addEventListener("click", () => toggleMore());
+$("more-menu").addEventListener("click", (/** @type {Event} */ e) => {
+  if (/** @type {HTMLElement} */ (e.target).closest("button")) toggleMore(false);
+});
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape" && !$("more-menu").hidden) {
+    toggleMore(false);
+    $("more-btn").focus();
+  }
+});
+/** @param {boolean} [open] */
+function toggleMore(open = $("more-menu").hidden) {
+  $("more-menu").hidden = !open;
+  $("more-btn").setAttribute("aria-expanded", String(open));
+  if (open) $("more-menu").querySelector("button")?.focus();
+}
 $("share-btn").addEventListener("click", () => (screen ? stopShare() : startShare()));
 $("pre-music").addEventListener("change", () => setMusic($("pre-music").checked));
 $("music-btn").addEventListener("click", () => setMusic(!local.music));

@@ -302,5 +302,6 @@ export default {
   "fx.loading": "Loading the effect…",
   "fx.unavailable": "Video effects are not available in this browser.",
   "fx.noSegmentation": "Backgrounds and face effects are not available in this browser; lighting still works.",
-  "fx.pictureFailed": "This picture could not be opened."
+  "fx.pictureFailed": "This picture could not be opened.",
+  "room.more": "More"
 };

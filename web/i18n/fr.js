@@ -302,5 +302,6 @@ export default {
   "fx.loading": "Chargement de l’effet…",
   "fx.unavailable": "Les effets vidéo ne sont pas disponibles dans ce navigateur.",
   "fx.noSegmentation": "Les arrière-plans et effets visage ne sont pas disponibles dans ce navigateur ; l’éclairage fonctionne.",
-  "fx.pictureFailed": "Cette image n’a pas pu être ouverte."
+  "fx.pictureFailed": "Cette image n’a pas pu être ouverte.",
+  "room.more": "Plus"
 };
