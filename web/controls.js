@@ -44,6 +44,7 @@ export class RoomLife {
     this.pinned = null;
     this.hideSelf = false;
     this.unread = 0;
+    this.controlsSeen = false;
     this.wire();
   }
 
@@ -137,7 +138,8 @@ export class RoomLife {
 
   /** What `joined` says about the room. @param {{controls: Controls, chat: any[]}} joined */
   start(joined) {
-    this.controls = joined.controls;
+    // A `controls` message that came meanwhile is newer than the snapshot.
+    if (!this.controlsSeen) this.controls = joined.controls;
     $("chat-log").replaceChildren();
     for (const line of joined.chat ?? []) this.addChat(line, false);
     this.ctx.grid()?.setFocus({ spotlight: this.controls.spotlight });
@@ -148,6 +150,7 @@ export class RoomLife {
   handle(msg) {
     switch (msg.type) {
       case "controls": {
+        this.controlsSeen = true;
         const before = this.controls;
         this.controls = msg.controls;
         if (before.spotlight !== msg.controls.spotlight) {

@@ -450,14 +450,11 @@ impl Session {
             self.state.media.mute_audio(core_room, peer, true).await;
         }
         tracing::info!(room = %short(&room.id), participant = %me.id, role = ?entered.you.role, "joined");
-        let moderates = entered.you.role.moderates();
         let Entered {
             you,
             others,
             controls,
             chat,
-            lobby,
-            hands,
             ..
         } = *entered;
         self.reply(ServerMsg::Joined {
@@ -468,14 +465,7 @@ impl Session {
             controls,
             chat,
         });
-        if moderates {
-            if !lobby.is_empty() {
-                self.reply(ServerMsg::Lobby { waiting: lobby });
-            }
-            if !hands.is_empty() {
-                self.reply(ServerMsg::Hands { ids: hands });
-            }
-        }
+        // Announcing also catches us up (controls, lobby, hands, who came or went).
         self.state.rooms.announce(&room.id, &me.id);
         self.phase = Phase::Joined(Joined {
             room: room.id,

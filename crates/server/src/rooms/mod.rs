@@ -115,9 +115,6 @@ pub struct Entered {
     pub chat: Vec<ChatLine>,
     /// The SFU must not forward this person's audio yet (mute on entry).
     pub audio_muted: bool,
-    /// For hosts: who is waiting and whose hand is up.
-    pub lobby: Vec<LobbyEntry>,
-    pub hands: Vec<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -162,6 +159,8 @@ struct Member {
     /// Signed in: the role to return to when co-host is taken back, and
     /// what blocks and friend-only details hold on to.
     account: Option<MemberAccount>,
+    /// The others as given to this member at `enter`, until it is announced.
+    seen: Vec<Participant>,
 }
 
 struct Waiter {
@@ -252,15 +251,59 @@ impl Rooms {
     }
 
     /// Makes an entered participant visible to the others.
+    ///
+    /// Between `enter` and now, the newcomer was not announced, so nothing
+    /// was sent to it: it is caught up here (who came, went or changed since
+    /// its snapshot, and the room's controls, lobby and hands as they are
+    /// now), after its `joined`, in order, under the same lock.
     pub fn announce(&self, room: &str, id: &str) {
         let mut live = self.lock();
         let Some(r) = live.get_mut(room) else { return };
-        let Some(me) = r.member_mut(id) else { return };
-        me.announced = true;
+        let Some(pos) = r.members.iter().position(|m| m.info.id == id) else {
+            return;
+        };
+        r.members[pos].announced = true;
+        let seen = std::mem::take(&mut r.members[pos].seen);
         let msg = ServerMsg::ParticipantJoined {
-            participant: me.info.clone(),
+            participant: r.members[pos].info.clone(),
         };
         broadcast(r, id, msg);
+        let me = &r.members[pos];
+        let now: Vec<Participant> = r
+            .members
+            .iter()
+            .filter(|m| m.announced && m.info.id != id)
+            .map(|m| redact(m.info.clone(), m.account.as_ref(), me.account.as_ref()))
+            .collect();
+        for p in &now {
+            match seen.iter().find(|s| s.id == p.id) {
+                None => send(me, ServerMsg::ParticipantJoined { participant: p.clone() }),
+                Some(s) if s != p => send(me, ServerMsg::ParticipantUpdated { participant: p.clone() }),
+                Some(_) => {}
+            }
+        }
+        for s in seen.iter().filter(|s| !now.iter().any(|p| p.id == s.id)) {
+            send(me, ServerMsg::ParticipantLeft { id: s.id.clone() });
+        }
+        send(
+            me,
+            ServerMsg::Controls {
+                controls: r.controls.clone(),
+            },
+        );
+        if me.info.role.moderates() {
+            if !r.lobby.is_empty() {
+                send(
+                    me,
+                    ServerMsg::Lobby {
+                        waiting: r.lobby_entries(),
+                    },
+                );
+            }
+            if !r.hands.is_empty() {
+                send(me, ServerMsg::Hands { ids: r.hands.clone() });
+            }
+        }
         let _ = self.changes.send(room.to_string());
     }
 
@@ -406,7 +449,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
     };
     info.hand = false;
     let audio_blocked = r.controls.mute_on_entry && !moderates;
-    let others = r
+    let others: Vec<Participant> = r
         .members
         .iter()
         .filter(|m| m.announced)
@@ -415,12 +458,10 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
     let entered = Entered {
         core: r.core,
         you: info.clone(),
-        others,
+        others: others.clone(),
         controls: r.controls.clone(),
         chat: r.chat.iter().cloned().collect(),
         audio_muted: audio_blocked,
-        lobby: if moderates { r.lobby_entries() } else { Vec::new() },
-        hands: if moderates { r.hands.clone() } else { Vec::new() },
     };
     r.members.push(Member {
         info,
@@ -431,6 +472,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         audio_blocked,
         may_unmute: false,
         account: who.account,
+        seen: others.clone(),
     });
     Ok(Entry::In(Box::new(entered)))
 }
@@ -495,8 +537,9 @@ fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
     }
 }
 
+/// To announced hosts and co-hosts (a newcomer is caught up in `announce`).
 fn to_moderators(room: &LiveRoom, msg: ServerMsg) {
-    for m in room.members.iter().filter(|m| m.info.role.moderates()) {
+    for m in room.members.iter().filter(|m| m.announced && m.info.role.moderates()) {
         send(m, msg.clone());
     }
 }
@@ -518,7 +561,7 @@ fn send_controls(r: &LiveRoom) {
     let msg = ServerMsg::Controls {
         controls: r.controls.clone(),
     };
-    for m in &r.members {
+    for m in r.members.iter().filter(|m| m.announced) {
         send(m, msg.clone());
     }
 }

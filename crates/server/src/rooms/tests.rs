@@ -56,6 +56,7 @@ fn capacity_and_presence() {
     let rooms = Rooms::new(2);
     let s = Settings::default();
     let mut a = inside(&rooms, s, "a", false);
+    a.drain(); // its own catch-up (controls)
     let (tx, _rx) = mpsc::channel(8);
     let b = Entrant {
         info: person("b"),
@@ -194,8 +195,13 @@ fn waiting_room_admit_and_deny() {
     let (w, mut wait) = enter(&rooms, s, "w", false);
     assert!(matches!(w, Ok(Entry::Waiting)), "nobody is let in without a host");
     let (r, mut host) = enter(&rooms, s, "h", true);
-    let Ok(Entry::In(e)) = r else { panic!("host enters") };
-    assert_eq!(e.lobby.len(), 1, "the host sees who waits");
+    assert!(matches!(r, Ok(Entry::In(_))), "host enters");
+    assert!(
+        host.drain()
+            .iter()
+            .any(|m| matches!(m, ServerMsg::Lobby { waiting } if waiting.len() == 1)),
+        "the host sees who waits"
+    );
     let (_, mut x) = enter(&rooms, s, "x", false);
     assert!(host
         .drain()
@@ -367,4 +373,63 @@ fn removal_and_cohost_cover_every_tab_of_a_browser() {
     assert!(t1.drain().contains(&ServerMsg::Removed { banned: false }));
     assert!(t2.drain().contains(&ServerMsg::Removed { banned: false }));
     assert_eq!(rooms.count("r"), 1);
+}
+
+/// Two people entering at the same moment both learn of each other, and a
+/// newcomer hears of what changed while it was setting up.
+#[test]
+fn simultaneous_joins_see_each_other() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let _c = inside(&rooms, s, "c", false);
+    let entrant = |id: &str| {
+        let (tx, rx) = mpsc::channel(64);
+        let who = Entrant {
+            info: person(id),
+            device: format!("dev-{id}"),
+            host: false,
+            invited: false,
+            account: None,
+            blockers: Default::default(),
+            peer: PeerId(id.bytes().map(u64::from).sum()),
+            outbox: tx,
+        };
+        (who, Who { rx })
+    };
+    let (a, mut a_rx) = entrant("a");
+    let (b, mut b_rx) = entrant("b");
+    assert!(matches!(rooms.enter("r", s, a), Ok(Entry::In(_))));
+    assert!(matches!(rooms.enter("r", s, b), Ok(Entry::In(_))));
+    rooms.set_state("r", "c", true, true, false).unwrap();
+    rooms.announce("r", "a");
+    rooms.leave("r", "c");
+    rooms.announce("r", "b");
+    let b_got = b_rx.drain();
+    assert!(
+        b_got
+            .iter()
+            .any(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.id == "a")),
+        "{b_got:?}"
+    );
+    assert!(
+        b_got.contains(&ServerMsg::ParticipantLeft { id: "c".into() }),
+        "{b_got:?}"
+    );
+    let a_got = a_rx.drain();
+    assert!(
+        a_got.iter().any(
+            |m| matches!(m, ServerMsg::ParticipantUpdated { participant } if participant.id == "c" && participant.audio)
+        ),
+        "{a_got:?}"
+    );
+    assert!(
+        a_got
+            .iter()
+            .any(|m| matches!(m, ServerMsg::ParticipantJoined { participant } if participant.id == "b")),
+        "{a_got:?}"
+    );
+    assert!(
+        a_got.iter().any(|m| matches!(m, ServerMsg::Controls { .. })),
+        "controls as they are now"
+    );
 }

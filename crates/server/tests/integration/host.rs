@@ -57,6 +57,8 @@ async fn a_guest_sending_host_commands_is_refused_and_nothing_changes() {
         ClientMsg::LowerHand { id: other.id.clone() },
     ];
     let n = cmds.len();
+    let is_controls = |m: &ServerMsg| matches!(m, ServerMsg::Controls { .. });
+    let controls_before = (host.count(is_controls), other.count(is_controls));
     for c in cmds {
         guest.send(c);
     }
@@ -69,15 +71,13 @@ async fn a_guest_sending_host_commands_is_refused_and_nothing_changes() {
         assert!(
             !c.saw(|m| matches!(
                 m,
-                ServerMsg::Controls { .. }
-                    | ServerMsg::Muted {}
-                    | ServerMsg::Removed { .. }
-                    | ServerMsg::Ended {}
-                    | ServerMsg::VideoRequested {}
+                ServerMsg::Muted {} | ServerMsg::Removed { .. } | ServerMsg::Ended {} | ServerMsg::VideoRequested {}
             )),
             "nothing reached the others"
         );
     }
+    let controls_after = (host.count(is_controls), other.count(is_controls));
+    assert_eq!(controls_after, controls_before, "no control changed");
     assert!(!host.closed.load(std::sync::atomic::Ordering::Relaxed));
     // The room is not locked, has no waiting room, and media still flows.
     let late = TestClient::join_as(&server, &room, "Late", &device(), None).await;
