@@ -379,6 +379,8 @@ pub enum ErrorCode {
     UnknownParticipant,
     /// A chat line, reaction or reason that is not acceptable.
     InvalidText,
+    /// A host turned us away from the waiting room a moment ago.
+    Denied,
 }
 
 impl ServerMsg {

@@ -423,6 +423,7 @@ impl Session {
                     EnterError::Locked => self.error(ErrorCode::RoomLocked, "the host has locked this room"),
                     EnterError::Removed => self.error(ErrorCode::Banned, "the host removed you from this room"),
                     EnterError::Blocked => self.error(ErrorCode::Blocked, "you cannot join this room"),
+                    EnterError::Denied => self.error(ErrorCode::Denied, "the host did not let you in; try again later"),
                 };
             }
         };

@@ -203,6 +203,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
                 r.admitted.insert(w.device.clone());
                 let _ = w.outbox.try_send(ServerMsg::Admitted {});
             } else {
+                r.denied.insert(w.device.clone(), std::time::Instant::now());
                 let _ = w.outbox.try_send(ServerMsg::Denied {});
             }
             send_lobby(r);

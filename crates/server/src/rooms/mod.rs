@@ -46,6 +46,8 @@ pub type Outbox = mpsc::Sender<ServerMsg>;
 pub const CHAT_HISTORY: usize = 200;
 /// Most people waiting at one room's door.
 pub const MAX_WAITING: usize = 100;
+/// After a host turns someone away, that browser cannot knock again for this long.
+pub const DENY_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A room's durable policies, as stored with the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -123,6 +125,8 @@ pub enum EnterError {
     Locked,
     Removed,
     LobbyFull,
+    /// Turned away from the waiting room less than `DENY_COOLDOWN` ago.
+    Denied,
     /// Someone in the room blocked the person entering.
     Blocked,
 }
@@ -183,6 +187,8 @@ struct LiveRoom {
     admitted: HashSet<String>,
     /// Devices made co-host by the host.
     cohosts: HashSet<String>,
+    /// Devices turned away from the waiting room, and when.
+    denied: HashMap<String, std::time::Instant>,
 }
 
 impl LiveRoom {
@@ -242,6 +248,7 @@ impl Rooms {
             removed: HashSet::new(),
             admitted: HashSet::new(),
             cohosts: HashSet::new(),
+            denied: HashMap::new(),
         });
         let result = admit(r, who, self.max_participants);
         if r.is_empty() {
@@ -420,6 +427,15 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         return Err(EnterError::Locked);
     }
     if !moderates && r.controls.waiting_room && !who.invited && !r.admitted.contains(&who.device) {
+        r.denied.retain(|_, at| at.elapsed() < DENY_COOLDOWN);
+        if r.denied.contains_key(&who.device) {
+            return Err(EnterError::Denied);
+        }
+        // One place at the door per browser: a new knock replaces an old one.
+        if let Some(pos) = r.lobby.iter().position(|w| w.device == who.device) {
+            let old = r.lobby.remove(pos);
+            let _ = old.outbox.try_send(ServerMsg::Denied {});
+        }
         if r.lobby.len() >= MAX_WAITING {
             return Err(EnterError::LobbyFull);
         }

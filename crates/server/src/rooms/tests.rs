@@ -214,6 +214,8 @@ fn waiting_room_admit_and_deny() {
     assert!(matches!(back, Ok(Entry::In(_))), "admitted devices come straight in");
     rooms.command("r", "h", &ClientMsg::Deny { id: "x".into() }).unwrap();
     assert_eq!(x.drain(), vec![ServerMsg::Denied {}]);
+    let (again, _) = enter(&rooms, s, "x", false);
+    assert_eq!(again.err(), Some(EnterError::Denied), "no knocking again at once");
     assert_eq!(rooms.count("r"), 2);
 }
 
