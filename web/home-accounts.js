@@ -30,6 +30,9 @@ async function init() {
   } else if (s.room_creation === "accounts") {
     /** @type {HTMLElement} */ (document.getElementById("need-account")).hidden = false;
     /** @type {HTMLFormElement} */ (document.getElementById("create")).hidden = true;
+    // Scheduling a session creates a room too.
+    const schedule = document.getElementById("schedule");
+    if (schedule) schedule.hidden = true;
   }
 }
 
