@@ -31,7 +31,7 @@ async function init() {
     /** @type {HTMLElement} */ (document.getElementById("need-account")).hidden = false;
     /** @type {HTMLFormElement} */ (document.getElementById("create")).hidden = true;
     // Scheduling a session creates a room too.
-    const schedule = document.getElementById("schedule");
+    const schedule = document.getElementById("schedule-card");
     if (schedule) schedule.hidden = true;
   }
 }
