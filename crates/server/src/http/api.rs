@@ -110,6 +110,15 @@ async fn hosted(state: &AppState, id: &str, device: &Device, headers: &HeaderMap
     Ok(room)
 }
 
+/// Invites and accounts on a roster are capped per room.
+fn roster_full() -> AppError {
+    AppError::new(
+        StatusCode::CONFLICT,
+        "roster_full",
+        format!("a room's roster holds at most {} people", store::MAX_INVITES),
+    )
+}
+
 fn invalid(code: &'static str) -> impl Fn(&'static str) -> AppError {
     move |e| AppError::new(StatusCode::BAD_REQUEST, code, e)
 }
@@ -276,11 +285,7 @@ pub async fn create_invite(
         .map_err(AppError::internal)?
     {
         Some(i) => Ok((StatusCode::CREATED, Json(invite_view(&room.id, i)))),
-        None => Err(AppError::new(
-            StatusCode::CONFLICT,
-            "roster_full",
-            format!("a room's roster holds at most {} people", store::MAX_INVITES),
-        )),
+        None => Err(roster_full()),
     }
 }
 
@@ -414,11 +419,7 @@ pub async fn add_to_roster(
         .await
         .map_err(AppError::internal)?
     {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
-            "roster_full",
-            format!("a room's roster holds at most {} people", store::MAX_INVITES),
-        ));
+        return Err(roster_full());
     }
     let entry = RosterEntry {
         username: account.username,

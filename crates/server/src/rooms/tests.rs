@@ -26,23 +26,36 @@ impl Who {
     }
 }
 
-fn enter(rooms: &Rooms, settings: Settings, id: &str, host: bool) -> (Result<Entry, EnterError>, Who) {
+/// A guest `id` on its own browser (`dev-<id>`), and its message queue.
+fn entrant(id: &str) -> (Entrant, Who) {
     let (tx, rx) = mpsc::channel(64);
     let who = Entrant {
         info: person(id),
         device: format!("dev-{id}"),
-        host,
+        host: false,
         invited: false,
         account: None,
         blockers: Default::default(),
         peer: PeerId(id.bytes().map(u64::from).sum()),
         outbox: tx,
     };
+    (who, Who { rx })
+}
+
+/// Enters `who` into room "r", announcing it when it gets in.
+fn enter_as(rooms: &Rooms, settings: Settings, who: Entrant) -> Result<Entry, EnterError> {
+    let id = who.info.id.clone();
     let r = rooms.enter("r", settings, who);
     if matches!(r, Ok(Entry::In(_))) {
-        rooms.announce("r", id);
+        rooms.announce("r", &id);
     }
-    (r, Who { rx })
+    r
+}
+
+fn enter(rooms: &Rooms, settings: Settings, id: &str, host: bool) -> (Result<Entry, EnterError>, Who) {
+    let (mut who, rx) = entrant(id);
+    who.host = host;
+    (enter_as(rooms, settings, who), rx)
 }
 
 fn inside(rooms: &Rooms, settings: Settings, id: &str, host: bool) -> Who {
@@ -57,17 +70,7 @@ fn capacity_and_presence() {
     let s = Settings::default();
     let mut a = inside(&rooms, s, "a", false);
     a.drain(); // its own catch-up (controls)
-    let (tx, _rx) = mpsc::channel(8);
-    let b = Entrant {
-        info: person("b"),
-        device: "dev-b".into(),
-        host: false,
-        invited: false,
-        account: None,
-        blockers: Default::default(),
-        peer: PeerId(2),
-        outbox: tx,
-    };
+    let (b, _b) = entrant("b");
     let Ok(Entry::In(e)) = rooms.enter("r", s, b) else {
         panic!("b enters")
     };
@@ -266,25 +269,11 @@ fn usernames_only_between_friends_and_blocks_keep_out() {
     };
     let mut feed = rooms.subscribe();
     let join = |id: &str, account: Option<MemberAccount>, blockers: &[&str]| {
-        let (tx, rx) = mpsc::channel(64);
-        let who = Entrant {
-            info: Participant {
-                username: account.as_ref().map(|_| format!("user-{id}")),
-                ..person(id)
-            },
-            device: format!("dev-{id}"),
-            host: false,
-            invited: false,
-            account,
-            blockers: blockers.iter().map(|b| b.to_string()).collect(),
-            peer: PeerId(id.bytes().map(u64::from).sum()),
-            outbox: tx,
-        };
-        let r = rooms.enter("r", s, who);
-        if matches!(r, Ok(Entry::In(_))) {
-            rooms.announce("r", id);
-        }
-        (r, Who { rx })
+        let (mut who, rx) = entrant(id);
+        who.info.username = account.as_ref().map(|_| format!("user-{id}"));
+        who.account = account;
+        who.blockers = blockers.iter().map(|b| b.to_string()).collect();
+        (enter_as(&rooms, s, who), rx)
     };
     let (_, mut a) = join("a", Some(acct("A", &["B"])), &[]);
     assert_eq!(feed.try_recv().unwrap(), "r");
@@ -320,20 +309,10 @@ fn removal_and_cohost_cover_every_tab_of_a_browser() {
     let s = Settings::default();
     let _host = inside(&rooms, s, "h", true);
     let tab = |id: &str| {
-        let (tx, rx) = mpsc::channel(64);
-        let who = Entrant {
-            info: person(id),
-            device: "dev-same".into(),
-            host: false,
-            invited: false,
-            account: None,
-            blockers: Default::default(),
-            peer: PeerId(id.bytes().map(u64::from).sum()),
-            outbox: tx,
-        };
-        assert!(matches!(rooms.enter("r", s, who), Ok(Entry::In(_))));
-        rooms.announce("r", id);
-        Who { rx }
+        let (mut who, rx) = entrant(id);
+        who.device = "dev-same".into();
+        assert!(matches!(enter_as(&rooms, s, who), Ok(Entry::In(_))));
+        rx
     };
     let mut t1 = tab("t1");
     let mut t2 = tab("t2");
@@ -384,20 +363,6 @@ fn simultaneous_joins_see_each_other() {
     let rooms = Rooms::new(10);
     let s = Settings::default();
     let _c = inside(&rooms, s, "c", false);
-    let entrant = |id: &str| {
-        let (tx, rx) = mpsc::channel(64);
-        let who = Entrant {
-            info: person(id),
-            device: format!("dev-{id}"),
-            host: false,
-            invited: false,
-            account: None,
-            blockers: Default::default(),
-            peer: PeerId(id.bytes().map(u64::from).sum()),
-            outbox: tx,
-        };
-        (who, Who { rx })
-    };
     let (a, mut a_rx) = entrant("a");
     let (b, mut b_rx) = entrant("b");
     assert!(matches!(rooms.enter("r", s, a), Ok(Entry::In(_))));
