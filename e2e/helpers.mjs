@@ -14,12 +14,17 @@ const TARGET = join(process.env.CARGO_TARGET_DIR || "target", "debug");
 const BIN = process.env.SALON_BIN || join(TARGET, "salon");
 export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load");
 
-/** Starts Salon; resolves with {url, stop}. */
-export async function startSalon(extraArgs = []) {
-  const dataDir = mkdtempSync(join(tmpdir(), "salon-e2e-"));
+/**
+ * Starts Salon; resolves with {url, stop, kill}. `opts.dataDir` and
+ * `opts.listen` restart a server where an earlier one was (same database,
+ * same address), as after a crash.
+ * @param {string[]} [extraArgs] @param {{dataDir?: string, listen?: string}} [opts]
+ */
+export async function startSalon(extraArgs = [], opts = {}) {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "salon-e2e-"));
   // Anyone may create rooms unless a test says otherwise (the room tests create rooms anonymously).
   const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
-  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...extraArgs];
+  const args = ["--listen", opts.listen ?? "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...extraArgs];
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));
@@ -38,11 +43,20 @@ export async function startSalon(extraArgs = []) {
   });
   return {
     url,
+    dataDir,
     log: () => log,
     async stop() {
-      proc.kill("SIGINT");
-      await new Promise((r) => proc.once("exit", r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGINT");
+        await new Promise((r) => proc.once("exit", r));
+      }
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    /** Ends the process with `signal` (SIGKILL: a crash) and keeps the data dir. */
+    async kill(signal = "SIGKILL") {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill(signal);
+      await exited;
     },
   };
 }

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod device;
 mod friends;
 pub mod openapi;
+pub mod resume;
 mod owned_rooms;
 mod schedule;
 pub mod tray;

@@ -7,5 +7,6 @@ mod host;
 mod http_api;
 mod media;
 mod privacy;
+mod resume;
 mod signaling;
 mod web;
