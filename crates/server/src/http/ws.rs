@@ -276,12 +276,16 @@ impl Session {
             (_, Phase::Waiting { .. }) => self.error(ErrorCode::NotJoined, "wait until a host lets you in"),
             (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
                 let (room, peer) = (j.core_room, j.peer);
+                let looks_like_sdp = sdp.starts_with("v=");
                 match self.state.media.answer(room, peer, sdp).await {
                     Ok(()) => {}
                     // A late answer to an offer sent twice (after a resume or
                     // a re-send): the first answer was applied; nothing to do.
-                    Err(MediaError::Sfu(SfuError::NoPendingOffer)) => {
+                    Err(MediaError::Sfu(SfuError::NoPendingOffer)) if looks_like_sdp => {
                         tracing::debug!("answer without a pending offer ignored")
+                    }
+                    Err(MediaError::Sfu(SfuError::NoPendingOffer)) => {
+                        self.error(ErrorCode::BadMessage, "no offer is waiting for an answer")
                     }
                     Err(MediaError::Sfu(e)) => self.error(ErrorCode::InvalidSdp, e.to_string()),
                     Err(e) => self.error(ErrorCode::Internal, e.to_string()),
