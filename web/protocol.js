@@ -40,6 +40,29 @@ const PING_MS = 5000;
  * @typedef {{id: string, name: string, max_participants: number}} RoomInfo
  */
 
+/**
+ * The ICE servers a server `hello` carries (Salon's own TURN relay, with
+ * credentials for this session); none from older servers.
+ * @param {any} hello
+ * @returns {RTCIceServer[]}
+ */
+export function iceServersOf(hello) {
+  const list = Array.isArray(hello?.ice_servers) ? hello.ice_servers : [];
+  return list
+    .filter((s) => Array.isArray(s?.urls) && typeof s.username === "string" && typeof s.credential === "string")
+    .map((s) => ({ urls: s.urls.map(String), username: s.username, credential: s.credential }));
+}
+
+/**
+ * The RTCPeerConnection configuration: one bundled transport, and the
+ * server's TURN relay for networks where UDP and ICE-TCP cannot get through.
+ * @param {RTCIceServer[]} iceServers
+ * @returns {RTCConfiguration}
+ */
+export function rtcConfig(iceServers) {
+  return { iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
+}
+
 export class SalonClient extends EventTarget {
   /** @param {string} [wsUrl] defaults to this page's server */
   constructor(wsUrl) {
@@ -63,6 +86,8 @@ export class SalonClient extends EventTarget {
     this.waiter = null;
     this.pinger = 0;
     this.closedByUs = false;
+    /** @type {RTCIceServer[]} from the server's `hello` */
+    this.iceServers = [];
   }
 
   /** Opens the socket and completes the version handshake. */
@@ -87,6 +112,7 @@ export class SalonClient extends EventTarget {
     this.pinger = window.setInterval(() => this.send({ type: "ping" }), PING_MS);
     this.send({ type: "hello", version: PROTOCOL_VERSION });
     const hello = await this.expect("hello");
+    this.iceServers = iceServersOf(hello);
     return hello;
   }
 
@@ -97,7 +123,7 @@ export class SalonClient extends EventTarget {
    * @param {{room: string, name: string, invite?: string | null, audioTrack: MediaStreamTrack | null, videoTrack: MediaStreamTrack | null}} opts
    */
   async join({ room, name, invite, audioTrack, videoTrack }) {
-    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    const pc = new RTCPeerConnection(rtcConfig(this.iceServers));
     this.pc = pc;
     this.audio = pc.addTransceiver(audioTrack ?? "audio", { direction: "sendonly" });
     this.video = pc.addTransceiver(videoTrack ?? "video", { direction: "sendonly", sendEncodings: SIMULCAST });

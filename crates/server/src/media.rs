@@ -14,6 +14,12 @@
 //! applied in order. Signaling reaches it only through [`MediaHandle`].
 //! quinn-udp gives batched receive, GRO, and each datagram's destination IP,
 //! which str0m needs to match a packet to the host candidate it was sent to.
+//!
+//! Besides UDP, every peer is offered a passive ICE-TCP candidate on one TCP
+//! port shared by all loops ([`tcp`]): each connection is routed to the loop
+//! that owns its peer by the ICE ufrag of its first binding request.
+
+pub mod tcp;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, IoSliceMut};
@@ -23,8 +29,11 @@ use std::time::{Duration, Instant};
 use quinn_udp::{RecvMeta, UdpSocketState};
 use salon_sfu::{Output, PeerEvent, PeerId, RoomId, Sfu, SfuConfig, SfuError};
 use tokio::io::Interest;
+use str0m::net::Protocol;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
+
+use self::tcp::{TcpEvent, UfragRoutes};
 
 /// A request from signaling to the media loop.
 pub enum MediaCommand {
@@ -66,6 +75,10 @@ pub struct LoopHandle {
 #[derive(Clone)]
 pub struct MediaHandle {
     pub loops: Vec<LoopHandle>,
+    /// The ICE-TCP listener's address (one port for every loop).
+    pub tcp_addr: SocketAddr,
+    /// ICE-TCP passive candidates announced to every peer.
+    pub tcp_candidates: Vec<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,13 +162,22 @@ pub struct MediaOptions {
     /// First UDP port; loop i uses port + i (0: each picks a free port).
     pub port: u16,
     pub loops: usize,
+    /// TCP port for ICE-TCP (0 picks a free one).
+    pub tcp_port: u16,
     pub bwe: bool,
     pub coalesce_ms: u64,
 }
 
 /// Starts the media loops.
 pub async fn spawn(opts: &MediaOptions) -> anyhow::Result<MediaHandle> {
+    let tcp_listener = tokio::net::TcpListener::bind(SocketAddr::new(bind_ip(opts.public_ip), opts.tcp_port))
+        .await
+        .map_err(|e| anyhow::anyhow!("binding the media TCP port {}: {e}", opts.tcp_port))?;
+    let tcp_addr = tcp_listener.local_addr()?;
+    let tcp_candidates = candidates(opts.public_ip, tcp_addr.port());
+    let routes = UfragRoutes::default();
     let mut loops = Vec::new();
+    let mut tcp_senders = Vec::new();
     for i in 0..opts.loops.max(1) {
         let port = if opts.port == 0 {
             0
@@ -164,9 +186,39 @@ pub async fn spawn(opts: &MediaOptions) -> anyhow::Result<MediaHandle> {
                 .checked_add(i as u16)
                 .ok_or_else(|| anyhow::anyhow!("media port out of range"))?
         };
-        loops.push(spawn_loop(opts, port).await?);
+        let (tcp_tx, tcp_rx) = mpsc::channel(4096);
+        tcp_senders.push(tcp_tx);
+        let wiring = LoopWiring {
+            index: i,
+            tcp_candidates: tcp_candidates.clone(),
+            routes: routes.clone(),
+            tcp_rx,
+        };
+        loops.push(spawn_loop(opts, port, wiring).await?);
     }
-    Ok(MediaHandle { loops })
+    tcp::spawn(tcp_listener, tcp_candidates.clone(), routes, tcp_senders);
+    Ok(MediaHandle {
+        loops,
+        tcp_addr,
+        tcp_candidates,
+    })
+}
+
+/// Loopback-only candidates bind loopback only; otherwise every interface.
+fn bind_ip(public_ip: Option<IpAddr>) -> IpAddr {
+    if public_ip.is_some_and(|ip| ip.is_loopback()) {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+/// What ties one loop to the shared ICE-TCP listener.
+struct LoopWiring {
+    index: usize,
+    tcp_candidates: Vec<SocketAddr>,
+    routes: UfragRoutes,
+    tcp_rx: mpsc::Receiver<TcpEvent>,
 }
 
 /// The ICE host candidates to announce for a media socket on `port`.
@@ -189,15 +241,9 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
 
 /// Binds one media socket and starts its loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
-async fn spawn_loop(opts: &MediaOptions, port: u16) -> anyhow::Result<LoopHandle> {
+async fn spawn_loop(opts: &MediaOptions, port: u16, wiring: LoopWiring) -> anyhow::Result<LoopHandle> {
     let (public_ip, bwe, coalesce_ms) = (opts.public_ip, opts.bwe, opts.coalesce_ms);
-    let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
-    let bind_ip = if loopback_only {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-    };
-    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip, port))?;
+    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip(public_ip), port))?;
     std_socket.set_nonblocking(true)?;
     let state = UdpSocketState::new((&std_socket).into())?;
     let socket = UdpSocket::from_std(std_socket)?;
@@ -205,10 +251,11 @@ async fn spawn_loop(opts: &MediaOptions, port: u16) -> anyhow::Result<LoopHandle
     let candidates = candidates(public_ip, local_addr.port());
     let (tx, rx) = mpsc::channel(256);
     let mut config = SfuConfig::new(candidates.clone());
+    config.tcp_candidates = wiring.tcp_candidates.clone();
     config.bwe_initial = bwe.then_some(2_500_000);
     config.poll_coalesce = Duration::from_millis(coalesce_ms);
-    let lp = MediaLoop::new(socket, state, config);
-    tokio::spawn(lp.run(rx));
+    let lp = MediaLoop::new(socket, state, config, wiring.index, wiring.routes);
+    tokio::spawn(lp.run(rx, wiring.tcp_rx));
     Ok(LoopHandle {
         tx,
         local_addr,
@@ -225,6 +272,14 @@ struct MediaLoop {
     local_ips: HashSet<IpAddr>,
     events: HashMap<PeerId, mpsc::UnboundedSender<(PeerId, PeerEvent)>>,
     send_drops: u64,
+    /// This loop's index, as `routes` knows it.
+    index: usize,
+    /// Shared with the ICE-TCP listener: our peers' ufrags point here.
+    routes: UfragRoutes,
+    /// Our peers' ufrags, to take them out of `routes` when they go.
+    ufrags: HashMap<PeerId, String>,
+    /// ICE-TCP connections routed to this loop, by remote address.
+    tcp_conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
 }
 
 /// The candidate a datagram was addressed to. Behind NAT (`--public-ip`)
@@ -238,11 +293,15 @@ fn destination(candidates: &[SocketAddr], dst_ip: Option<IpAddr>) -> SocketAddr 
         .unwrap_or(candidates[0])
 }
 
+/// Most ICE-TCP events handled in one wake-up before the loop looks at its
+/// other inputs again.
+const MAX_EVENTS_PER_WAKE: usize = 256;
+
 /// Receive buffers: one per datagram in a batch, sized for GRO super-buffers.
 const RECV_BUF: usize = 64 * 1024;
 
 impl MediaLoop {
-    fn new(socket: UdpSocket, state: UdpSocketState, config: SfuConfig) -> Self {
+    fn new(socket: UdpSocket, state: UdpSocketState, config: SfuConfig, index: usize, routes: UfragRoutes) -> Self {
         let local_ips = if_addrs::get_if_addrs()
             .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
             .unwrap_or_default();
@@ -254,10 +313,14 @@ impl MediaLoop {
             local_ips,
             events: HashMap::new(),
             send_drops: 0,
+            index,
+            routes,
+            ufrags: HashMap::new(),
+            tcp_conns: HashMap::new(),
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>) {
+    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, mut tcp: mpsc::Receiver<TcpEvent>) {
         let batch = quinn_udp::BATCH_SIZE.min(32);
         let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
         let mut metas = vec![RecvMeta::default(); batch];
@@ -276,6 +339,7 @@ impl MediaLoop {
                         self.receive_all(&mut bufs, &mut metas);
                     }
                 }
+                Some(ev) = tcp.recv() => self.on_tcp(ev, &mut tcp),
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.sfu.handle_timeout(Instant::now());
                 }
@@ -299,6 +363,10 @@ impl MediaLoop {
                 let res = self.sfu.add_peer(now, room, peer, &label, &offer);
                 if res.is_ok() {
                     self.events.insert(peer, events);
+                    if let Some(u) = self.sfu.local_ufrag(peer) {
+                        self.routes.insert(u.to_string(), self.index);
+                        self.ufrags.insert(peer, u.to_string());
+                    }
                 }
                 let _ = reply.send(res);
             }
@@ -313,7 +381,44 @@ impl MediaLoop {
             }
             MediaCommand::Leave { peer } => {
                 let _ = self.sfu.remove_peer(now, peer);
-                self.events.remove(&peer);
+                self.forget(peer);
+            }
+        }
+    }
+
+    /// Drops what the loop kept for a peer that is gone from the core.
+    fn forget(&mut self, peer: PeerId) {
+        self.events.remove(&peer);
+        if let Some(u) = self.ufrags.remove(&peer) {
+            self.routes.remove(&u);
+        }
+    }
+
+    /// An ICE-TCP event, then any others already queued (at most a batch,
+    /// so commands and timers are not starved).
+    fn on_tcp(&mut self, first: TcpEvent, queue: &mut mpsc::Receiver<TcpEvent>) {
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(ev) = next.take() {
+            match ev {
+                TcpEvent::Open { remote, writer } => {
+                    self.tcp_conns.insert(remote, writer);
+                }
+                TcpEvent::Frame {
+                    source,
+                    destination,
+                    data,
+                } => {
+                    self.sfu.handle_receive_tcp(Instant::now(), source, destination, &data);
+                    self.flush();
+                }
+                TcpEvent::Closed { remote } => {
+                    self.tcp_conns.remove(&remote);
+                }
+            }
+            n += 1;
+            if n < MAX_EVENTS_PER_WAKE {
+                next = queue.try_recv().ok();
             }
         }
     }
@@ -351,6 +456,16 @@ impl MediaLoop {
     fn flush(&mut self) {
         while let Some(out) = self.sfu.poll_output() {
             match out {
+                Output::Transmit(t) if t.proto == Protocol::Tcp => {
+                    // A full queue loses this packet only, as UDP would.
+                    let sent = self
+                        .tcp_conns
+                        .get(&t.destination)
+                        .is_some_and(|w| w.try_send(t.contents.to_vec()).is_ok());
+                    if !sent {
+                        self.send_drops += 1;
+                    }
+                }
                 Output::Transmit(t) => {
                     let src_ip = Some(t.source.ip()).filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
                     let transmit = quinn_udp::Transmit {
@@ -378,7 +493,7 @@ impl MediaLoop {
                         let _ = tx.send((peer, event));
                     }
                     if closed {
-                        self.events.remove(&peer);
+                        self.forget(peer);
                     }
                 }
             }

@@ -26,6 +26,7 @@
 
 mod balance;
 mod drive;
+mod ice;
 pub mod layer;
 mod peer;
 #[cfg(test)]
@@ -43,11 +44,13 @@ use str0m::change::SdpOffer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
-use str0m::{Candidate, Input, Rtc};
+use str0m::net::TcpType;
+use str0m::{Candidate, IceCreds, Input, Rtc};
 
 use crate::peer::Peer;
 use crate::track::TrackOut;
 
+pub use crate::ice::{stun_local_ufrag, stun_username};
 pub use crate::track::{TrackOutState, SCREEN_SUFFIX};
 pub use str0m::media::MediaKind as Kind;
 
@@ -85,6 +88,10 @@ fn check_simulcast(sdp: &str) -> Result<(), SfuError> {
     Ok(())
 }
 
+/// Remote addresses remembered per peer (UDP and TCP candidate pairs of
+/// one browser may be checked at once); bounds `by_addr`.
+pub const MAX_PEER_ADDRS: usize = 4;
+
 /// Most tiles a view report may list (a room holds at most a few hundred people).
 pub const MAX_VIEW_TILES: usize = 512;
 
@@ -92,6 +99,10 @@ pub const MAX_VIEW_TILES: usize = 512;
 pub struct SfuConfig {
     /// Host candidates announced to every peer: the media socket's address(es).
     pub candidates: Vec<SocketAddr>,
+    /// ICE-TCP passive host candidates (RFC 6544), announced besides the UDP
+    /// ones for networks that block UDP. The shell frames and deframes the
+    /// TCP stream (RFC 4571) and feeds [`Sfu::handle_receive_tcp`].
+    pub tcp_candidates: Vec<SocketAddr>,
     /// Shortest interval between two keyframe requests to one published track.
     pub keyframe_interval: Duration,
     /// Initial bandwidth estimate towards each subscriber (TWCC), bits/s.
@@ -111,6 +122,7 @@ impl SfuConfig {
     pub fn new(candidates: Vec<SocketAddr>) -> Self {
         SfuConfig {
             candidates,
+            tcp_candidates: Vec::new(),
             keyframe_interval: Duration::from_millis(500),
             bwe_initial: None,
             tick: Duration::from_millis(500),
@@ -202,7 +214,12 @@ pub struct Sfu {
     peers: HashMap<PeerId, Peer>,
     rooms: HashMap<RoomId, Room>,
     /// Remote address -> peer, learned from datagrams a peer accepted.
-    by_addr: HashMap<SocketAddr, PeerId>,
+    by_addr: HashMap<(Protocol, SocketAddr), PeerId>,
+    /// Local ICE ufrag -> peer: STUN from a new address is routed by its
+    /// USERNAME in O(1), not by asking every peer.
+    by_ufrag: HashMap<String, PeerId>,
+    /// Peer -> its local ICE ufrag (to forget it on removal).
+    ufrags: HashMap<PeerId, String>,
     outputs: VecDeque<Output>,
     /// Peers that received input or writes and must be polled.
     dirty: Vec<PeerId>,
@@ -222,6 +239,8 @@ impl Sfu {
             peers: HashMap::new(),
             rooms: HashMap::new(),
             by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            ufrags: HashMap::new(),
             outputs: VecDeque::new(),
             dirty: Vec::new(),
             counters: Counters::default(),
@@ -258,9 +277,21 @@ impl Sfu {
         }
         let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
 
-        let mut rtc = self.rtc_config().build(now);
+        // Our own credentials, so the ufrag can route STUN (see `ice`).
+        let creds = IceCreds::new();
+        let ufrag = creds.ufrag.clone();
+        let mut rtc = self.rtc_config().set_local_ice_credentials(creds).build(now);
         for addr in &self.config.candidates {
             let c = Candidate::host(*addr, "udp").map_err(|e| SfuError::Negotiation(e.to_string()))?;
+            rtc.add_local_candidate(c);
+        }
+        for addr in &self.config.tcp_candidates {
+            let c = Candidate::builder()
+                .tcp()
+                .host(*addr)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| SfuError::Negotiation(e.to_string()))?;
             rtc.add_local_candidate(c);
         }
         let answer = rtc
@@ -277,6 +308,8 @@ impl Sfu {
         }
         r.members.push(id);
         self.peers.insert(id, peer);
+        self.by_ufrag.insert(ufrag.clone(), id);
+        self.ufrags.insert(id, ufrag);
         self.next_tick.get_or_insert(now);
         self.mark_dirty(id);
         self.drive(now);
@@ -379,8 +412,14 @@ impl Sfu {
     fn detach_peer(&mut self, id: PeerId) -> Result<(), SfuError> {
         let mut peer = self.peers.remove(&id).ok_or(SfuError::UnknownPeer)?;
         peer.rtc.disconnect();
-        if let Some(addr) = peer.addr {
-            self.by_addr.remove(&addr);
+        for addr in &peer.addrs {
+            // Only if still ours: another peer may have taken the address since.
+            if self.by_addr.get(addr) == Some(&id) {
+                self.by_addr.remove(addr);
+            }
+        }
+        if let Some(ufrag) = self.ufrags.remove(&id) {
+            self.by_ufrag.remove(&ufrag);
         }
         if let Some(r) = self.rooms.get_mut(&peer.room) {
             r.members.retain(|p| *p != id);
@@ -409,9 +448,25 @@ impl Sfu {
     /// peer accepted it (garbage, wrong ICE credentials, a peer already gone):
     /// such datagrams are dropped and harm nobody.
     pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
-        let accepted = self.receive_one(now, source, destination, data);
+        let accepted = self.receive_one(now, Protocol::Udp, source, destination, data);
         self.drive(now);
         accepted
+    }
+
+    /// Feeds one RFC 4571 frame read from an ICE-TCP connection from
+    /// `source` to our passive candidate `destination`. What the peer sends
+    /// back comes out as a [`Transmit`] with `proto == Protocol::Tcp` and
+    /// `destination == source`: the shell writes it on that connection.
+    pub fn handle_receive_tcp(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
+        let accepted = self.receive_one(now, Protocol::Tcp, source, destination, data);
+        self.drive(now);
+        accepted
+    }
+
+    /// The local ICE ufrag of `id` (the first half of the USERNAME in the
+    /// binding requests its browser sends us).
+    pub fn local_ufrag(&self, id: PeerId) -> Option<&str> {
+        self.ufrags.get(&id).map(String::as_str)
     }
 
     /// Feeds a batch of datagrams (as read by one `recvmmsg`), then polls
@@ -425,7 +480,7 @@ impl Sfu {
     ) -> usize {
         let accepted = datagrams
             .into_iter()
-            .filter(|(src, dst, data)| self.receive_one(now, *src, *dst, data))
+            .filter(|(src, dst, data)| self.receive_one(now, Protocol::Udp, *src, *dst, data))
             .count();
         if self.config.poll_coalesce.is_zero() {
             self.drive(now);
@@ -437,7 +492,14 @@ impl Sfu {
 
     /// Routes one datagram to its peer and applies what that peer's events
     /// mean for others; subscribers written to are left dirty for `drive`.
-    fn receive_one(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
+    fn receive_one(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> bool {
         let Ok(contents) = data.try_into() else {
             self.counters.datagrams_unrouted += 1;
             return false;
@@ -445,7 +507,7 @@ impl Sfu {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,
@@ -453,7 +515,7 @@ impl Sfu {
         );
         let known = self
             .by_addr
-            .get(&source)
+            .get(&(proto, source))
             .copied()
             .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
         // Only STUN (first byte 0..=3) can introduce a new address: DTLS and
@@ -465,8 +527,13 @@ impl Sfu {
                 self.counters.datagrams_unrouted += 1;
                 return false;
             }
-            None => match self.peers.values().find(|p| p.rtc.accepts(&input)) {
-                Some(p) => p.id,
+            // A new address: the USERNAME names the peer (O(1)); its own
+            // `accepts` then checks the message integrity.
+            None => match stun_local_ufrag(data)
+                .and_then(|u| self.by_ufrag.get(u))
+                .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)))
+            {
+                Some(id) => *id,
                 None => {
                     self.counters.datagrams_unrouted += 1;
                     return false;
@@ -479,11 +546,17 @@ impl Sfu {
             self.close_peer(id, format!("media input failed: {e}"));
             return true;
         }
-        if peer.addr != Some(source) {
-            if let Some(old) = peer.addr.replace(source) {
-                self.by_addr.remove(&old);
+        let key = (proto, source);
+        if peer.addrs.last() != Some(&key) {
+            peer.addrs.retain(|a| *a != key);
+            if peer.addrs.len() >= MAX_PEER_ADDRS {
+                let old = peer.addrs.remove(0);
+                if self.by_addr.get(&old) == Some(&id) {
+                    self.by_addr.remove(&old);
+                }
             }
-            self.by_addr.insert(source, id);
+            peer.addrs.push(key);
+            self.by_addr.insert(key, id);
         }
         self.poll_now(now, id);
         true

@@ -198,9 +198,16 @@ impl Session {
                     );
                 }
                 self.phase = Phase::Ready;
+                // TURN credentials for this session: the browser needs its ICE
+                // servers before it builds the offer it sends in `join`.
+                let mut tag = [0u8; 8];
+                rand::rng().fill_bytes(&mut tag);
+                let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+                let ice_servers = self.state.turn.ice_servers(&tag);
                 self.reply(ServerMsg::Hello {
                     version: PROTOCOL_VERSION,
                     server: format!("salon/{}", env!("CARGO_PKG_VERSION")),
+                    ice_servers,
                 });
             }
             (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),

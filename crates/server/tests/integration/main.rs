@@ -8,4 +8,5 @@ mod http_api;
 mod media;
 mod privacy;
 mod signaling;
+mod turn;
 mod web;
