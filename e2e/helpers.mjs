@@ -49,11 +49,13 @@ export async function startSalon(extraArgs = []) {
   };
 }
 
-export async function launchChromium() {
+/** Launches Chromium; `executablePath` and extra `args` for the network tests. */
+export async function launchChromium({ executablePath, args = [] } = {}) {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    executablePath: executablePath || process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: [
+      ...args,
       "--no-sandbox",
       "--disable-gpu",
       "--use-fake-device-for-media-stream",

@@ -232,13 +232,18 @@ impl Conn {
         let Some(guard) = self.shared.reserve_allocation(&username, self.client.ip()) else {
             return self.error(msg, 486, "Allocation Quota Reached", Some(key));
         };
-        let bind_ip = match self.local.ip() {
+        // On the address the client reached us at, so Salon sees the relayed
+        // address itself as the source (the browser then keeps a "relay" candidate).
+        let unspecified = match self.local.ip() {
             IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
         };
-        let socket = match UdpSocket::bind(SocketAddr::new(bind_ip, 0)).await {
+        let socket = match UdpSocket::bind(SocketAddr::new(self.local.ip(), 0)).await {
             Ok(s) => s,
-            Err(_) => return self.error(msg, 508, "Insufficient Capacity", Some(key)),
+            Err(_) => match UdpSocket::bind(SocketAddr::new(unspecified, 0)).await {
+                Ok(s) => s,
+                Err(_) => return self.error(msg, 508, "Insufficient Capacity", Some(key)),
+            },
         };
         let Ok(port) = socket.local_addr().map(|a| a.port()) else {
             return self.error(msg, 508, "Insufficient Capacity", Some(key));
