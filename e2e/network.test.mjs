@@ -109,7 +109,16 @@ async function measure(page) {
       const m = new Map();
       (await pc.getStats()).forEach((s) => {
         if (s.type === "inbound-rtp" && s.kind === "video" && (s.framesDecoded || 0) > 0) {
-          m.set(s.mid, { frames: s.framesDecoded, freeze: s.totalFreezesDuration || 0, track: s.trackIdentifier });
+          m.set(s.mid, {
+            frames: s.framesDecoded,
+            freeze: s.totalFreezesDuration || 0,
+            nacks: s.nackCount || 0,
+            plis: s.pliCount || 0,
+            lost: s.packetsLost || 0,
+            rtx: s.retransmittedPacketsReceived || 0,
+            keyframes: s.keyFramesDecoded || 0,
+            height: s.frameHeight || 0,
+          });
         }
       });
       return m;
@@ -132,7 +141,19 @@ async function measure(page) {
     for (const [mid, v] of prev) {
       const s = start.get(mid);
       if (!s) continue;
-      out.push({ mid, fps: (v.frames - s.frames) / elapsed, freezeS: v.freeze - s.freeze, stallS: stalls.get(mid) ?? 0 });
+      const d = (k) => v[k] - s[k];
+      out.push({
+        mid,
+        fps: (v.frames - s.frames) / elapsed,
+        freezeS: v.freeze - s.freeze,
+        stallS: stalls.get(mid) ?? 0,
+        nacks: d("nacks"),
+        plis: d("plis"),
+        lost: d("lost"),
+        rtx: d("rtx"),
+        keyframes: d("keyframes"),
+        height: v.height,
+      });
     }
     return out;
   }, WINDOW_S);
@@ -190,6 +211,9 @@ async function room(names) {
 test("10% loss on everything the server sends: >= 10 fps and <= 1.5 s of freezes in 15 s", { skip: skip ?? false }, async () => {
   net.flush();
   const pages = await room([["Ana", "a"], ["Ben", "a"], ["Cléo", "a"]]);
+  // The same measure without loss first: a control for this machine's load.
+  const control = await Promise.all(Object.entries(pages).map(async ([name, p]) => [name, await measure(p)]));
+  console.log(`NETWORK ${JSON.stringify({ test: "control-no-loss", windowS: WINDOW_S, results: Object.fromEntries(control) })}`);
   net.rule("s", "out", `udp sport ${PORTS.media} numgen random mod 100 < 10 drop`);
   // Let recovery settle into its steady state, then measure every page at once.
   await new Promise((r) => setTimeout(r, 3000));

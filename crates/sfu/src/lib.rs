@@ -29,13 +29,14 @@ mod drive;
 mod ice;
 pub mod layer;
 mod peer;
+mod resend;
 #[cfg(test)]
 mod sim_tests;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 mod track;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -91,6 +92,9 @@ fn check_simulcast(sdp: &str) -> Result<(), SfuError> {
 /// Remote addresses remembered per peer (UDP and TCP candidate pairs of
 /// one browser may be checked at once); bounds `by_addr`.
 pub const MAX_PEER_ADDRS: usize = 4;
+
+/// Video packets kept per stream to answer NACKs: ~2 s of the high layer.
+const VIDEO_SEND_BUFFER: usize = 300;
 
 /// Most tiles a view report may list (a room holds at most a few hundred people).
 pub const MAX_VIEW_TILES: usize = 512;
@@ -220,6 +224,8 @@ pub struct Sfu {
     by_ufrag: HashMap<String, PeerId>,
     /// Peer -> its local ICE ufrag (to forget it on removal).
     ufrags: HashMap<PeerId, String>,
+    /// Per subscriber, the mids of video copies whose resend cap is raised (`resend`).
+    rtx_tuned: HashMap<PeerId, HashSet<str0m::media::Mid>>,
     outputs: VecDeque<Output>,
     /// Peers that received input or writes and must be polled.
     dirty: Vec<PeerId>,
@@ -241,6 +247,7 @@ impl Sfu {
             by_addr: HashMap::new(),
             by_ufrag: HashMap::new(),
             ufrags: HashMap::new(),
+            rtx_tuned: HashMap::new(),
             outputs: VecDeque::new(),
             dirty: Vec::new(),
             counters: Counters::default(),
@@ -325,7 +332,7 @@ impl Sfu {
             .set_ice_lite(true)
             .clear_codecs()
             .enable_vp8(true)
-            .set_send_buffer_video(300);
+            .set_send_buffer_video(VIDEO_SEND_BUFFER);
         cfg.codec_config().add_config(
             Pt::from(111),
             None,
@@ -379,6 +386,8 @@ impl Sfu {
         check_simulcast(sdp)?;
         match peer.accept_answer(sdp) {
             Ok(opened) => {
+                let tuned = self.rtx_tuned.entry(id).or_default();
+                resend::tune(&mut peer.rtc, &peer.tracks_out, tuned, VIDEO_SEND_BUFFER);
                 if !opened.is_empty() {
                     self.pull_tick(now);
                 }
@@ -418,6 +427,7 @@ impl Sfu {
                 self.by_addr.remove(addr);
             }
         }
+        self.rtx_tuned.remove(&id);
         if let Some(ufrag) = self.ufrags.remove(&id) {
             self.by_ufrag.remove(&ufrag);
         }
