@@ -74,6 +74,12 @@ export class Netns {
     this.nft(n, `add rule inet salon ${chain} ${rule}`);
   }
 
+  /** Packets matched by the counters of namespace n's chain. */
+  dropped(n, chain) {
+    const out = run("ip", ["netns", "exec", this.ns[n] ?? n, "nft", "list", "chain", "inet", "salon", chain]);
+    return [...out.matchAll(/packets (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  }
+
   /** Removes every rule (back to an open network). */
   flush() {
     for (const n of Object.values(this.ns)) {

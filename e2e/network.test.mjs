@@ -214,11 +214,13 @@ test("10% loss on everything the server sends: >= 10 fps and <= 1.5 s of freezes
   // The same measure without loss first: a control for this machine's load.
   const control = await Promise.all(Object.entries(pages).map(async ([name, p]) => [name, await measure(p)]));
   console.log(`NETWORK ${JSON.stringify({ test: "control-no-loss", windowS: WINDOW_S, results: Object.fromEntries(control) })}`);
-  net.rule("s", "out", `udp sport ${PORTS.media} numgen random mod 100 < 10 drop`);
+  net.rule("s", "out", `udp sport ${PORTS.media} numgen random mod 100 < 10 counter drop`);
   // Let recovery settle into its steady state, then measure every page at once.
   await new Promise((r) => setTimeout(r, 3000));
   const results = await Promise.all(Object.entries(pages).map(async ([name, p]) => [name, await measure(p)]));
-  console.log(`NETWORK ${JSON.stringify({ test: "downlink-loss-10", windowS: WINDOW_S, results: Object.fromEntries(results) })}`);
+  const dropped = net.dropped("s", "out");
+  console.log(`NETWORK ${JSON.stringify({ test: "downlink-loss-10", windowS: WINDOW_S, dropped, results: Object.fromEntries(results) })}`);
+  assert.ok(dropped > 100, `the rule dropped packets (${dropped})`);
   for (const [name, videos] of results) {
     assert.equal(videos.length, 2, `${name} measures two remote videos`);
     for (const v of videos) {
@@ -234,7 +236,7 @@ test("5% loss on one publisher's uplink: the others see it at >= 10 fps", { skip
   net.flush();
   // Dana publishes from namespace b; her packets to the media port lose 5%.
   const pages = await room([["Ana", "a"], ["Ben", "a"], ["Dana", "b"]]);
-  net.rule("s", "in", `ip saddr ${CLIENT_B} udp dport ${PORTS.media} numgen random mod 100 < 5 drop`);
+  net.rule("s", "in", `ip saddr ${CLIENT_B} udp dport ${PORTS.media} numgen random mod 100 < 5 counter drop`);
   await new Promise((r) => setTimeout(r, 3000));
   // Dana's tile is the remote video whose track belongs to her stream.
   const danaTrack = async (page) =>
@@ -259,7 +261,18 @@ test("5% loss on one publisher's uplink: the others see it at >= 10 fps", { skip
       results[name] = { dana: all.filter((v) => mids.includes(v.mid)), all };
     }),
   );
-  console.log(`NETWORK ${JSON.stringify({ test: "uplink-loss-5", windowS: WINDOW_S, results })}`);
+  // Dana's encoder heard the SFU's NACKs: the publisher leg is repaired at the SFU.
+  const danaNacks = await pages.Dana.evaluate(async () => {
+    let n = 0;
+    (await globalThis.salonDebug.pc().getStats()).forEach((s) => {
+      if (s.type === "outbound-rtp" && s.kind === "video") n += s.nackCount || 0;
+    });
+    return n;
+  });
+  const dropped = net.dropped("s", "in");
+  console.log(`NETWORK ${JSON.stringify({ test: "uplink-loss-5", windowS: WINDOW_S, dropped, danaNacks, results })}`);
+  assert.ok(dropped > 50, `the rule dropped Dana's packets (${dropped})`);
+  assert.ok(danaNacks > 0, "the SFU asked Dana to resend");
   for (const [name, r] of Object.entries(results)) {
     assert.equal(r.dana.length, 1, `${name} finds Dana's video: ${JSON.stringify(r)}`);
     assert.ok(r.dana[0].fps >= 10, `${name} sees Dana at ${r.dana[0].fps.toFixed(1)} fps (>= 10)`);
