@@ -13,6 +13,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { loadavg } from "node:os";
 import { launchChromium, newPage, eventually, inboundStats, ARTIFACTS } from "./helpers.mjs";
 import { Netns, netnsUnavailable, PORTS, SERVER_A, SERVER_B, CLIENT_B } from "./netns.mjs";
 
@@ -213,13 +214,13 @@ test("10% loss on everything the server sends: >= 10 fps and <= 1.5 s of freezes
   const pages = await room([["Ana", "a"], ["Ben", "a"], ["Cléo", "a"]]);
   // The same measure without loss first: a control for this machine's load.
   const control = await Promise.all(Object.entries(pages).map(async ([name, p]) => [name, await measure(p)]));
-  console.log(`NETWORK ${JSON.stringify({ test: "control-no-loss", windowS: WINDOW_S, results: Object.fromEntries(control) })}`);
+  console.log(`NETWORK ${JSON.stringify({ test: "control-no-loss", windowS: WINDOW_S, load: loadavg()[0], results: Object.fromEntries(control) })}`);
   net.rule("s", "out", `udp sport ${PORTS.media} numgen random mod 100 < 10 counter drop`);
   // Let recovery settle into its steady state, then measure every page at once.
   await new Promise((r) => setTimeout(r, 3000));
   const results = await Promise.all(Object.entries(pages).map(async ([name, p]) => [name, await measure(p)]));
   const dropped = net.dropped("s", "out");
-  console.log(`NETWORK ${JSON.stringify({ test: "downlink-loss-10", windowS: WINDOW_S, dropped, results: Object.fromEntries(results) })}`);
+  console.log(`NETWORK ${JSON.stringify({ test: "downlink-loss-10", windowS: WINDOW_S, load: loadavg()[0], dropped, results: Object.fromEntries(results) })}`);
   assert.ok(dropped > 100, `the rule dropped packets (${dropped})`);
   for (const [name, videos] of results) {
     assert.equal(videos.length, 2, `${name} measures two remote videos`);
@@ -270,7 +271,7 @@ test("5% loss on one publisher's uplink: the others see it at >= 10 fps", { skip
     return n;
   });
   const dropped = net.dropped("s", "in");
-  console.log(`NETWORK ${JSON.stringify({ test: "uplink-loss-5", windowS: WINDOW_S, dropped, danaNacks, results })}`);
+  console.log(`NETWORK ${JSON.stringify({ test: "uplink-loss-5", windowS: WINDOW_S, load: loadavg()[0], dropped, danaNacks, results })}`);
   assert.ok(dropped > 50, `the rule dropped Dana's packets (${dropped})`);
   assert.ok(danaNacks > 0, "the SFU asked Dana to resend");
   for (const [name, r] of Object.entries(results)) {

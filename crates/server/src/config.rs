@@ -48,6 +48,13 @@ pub struct Config {
     #[arg(long, env = "SALON_TURN_TLS_PORT", default_value_t = 5349)]
     pub turn_tls_port: u16,
 
+    /// Host name put in the TURN URLs given to browsers. Browsers check a
+    /// TURN/TLS server's certificate against it, so with a real certificate
+    /// (--tls-cert) set it to the name on the certificate. Default: the
+    /// announced IP addresses (matching the self-signed certificate).
+    #[arg(long, env = "SALON_TURN_HOST")]
+    pub turn_host: Option<String>,
+
     /// Secret for TURN credentials (HMAC). Default: random at each start,
     /// which is right unless several servers must accept the same ones.
     #[arg(long, env = "SALON_TURN_SECRET", hide_env_values = true)]
@@ -140,6 +147,7 @@ impl Config {
             turn_port: 0,
             turn_tls_port: 0,
             turn_secret: None,
+            turn_host: None,
             public_ip: Some("127.0.0.1".parse().expect("valid address")),
             max_participants: 50,
             bwe: false,

@@ -97,6 +97,7 @@ pub struct Salon {
     /// The TURN relay: over TCP, and over TLS.
     pub turn_addr: SocketAddr,
     pub turn_tls_addr: SocketAddr,
+    media: media::MediaHandle,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -178,12 +179,19 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         media_tcp_addr: media.tcp_addr,
         turn_addr: turn.tcp_addr,
         turn_tls_addr: turn.tls_addr,
+        media: media.clone(),
         handle,
         task,
     })
 }
 
 impl Salon {
+    /// Test hook: makes every media loop panic once (each restarts).
+    #[doc(hidden)]
+    pub async fn crash_media_loops_for_tests(&self) {
+        self.media.crash_all_for_tests().await;
+    }
+
     /// Stops accepting, lets requests finish (up to 2 s), then returns.
     pub async fn stop(self) {
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
@@ -230,6 +238,10 @@ async fn start_turn(
         hosts = ips;
     }
     hosts.dedup();
+    let hosts: Vec<String> = match &config.turn_host {
+        Some(name) => vec![name.clone()],
+        None => hosts.into_iter().map(turn::url_host).collect(),
+    };
     let bind = if config.public_ip.is_some_and(|ip| ip.is_loopback()) {
         std::net::Ipv4Addr::LOCALHOST
     } else {

@@ -61,6 +61,9 @@ pub enum MediaCommand {
         peer: PeerId,
         muted: bool,
     },
+    /// Test hook: panics inside the loop, to exercise its supervision.
+    #[doc(hidden)]
+    Crash,
 }
 
 /// One media loop, as signaling sees it.
@@ -138,6 +141,14 @@ impl MediaHandle {
     /// Stops or resumes forwarding a participant's audio (an enforced mute).
     pub async fn mute_audio(&self, room: RoomId, peer: PeerId, muted: bool) {
         let _ = self.send(room, MediaCommand::MuteAudio { peer, muted }).await;
+    }
+
+    /// Test hook: makes every loop panic (each restarts).
+    #[doc(hidden)]
+    pub async fn crash_all_for_tests(&self) {
+        for l in &self.loops {
+            let _ = l.tx.send(MediaCommand::Crash).await;
+        }
     }
 
     pub async fn leave(&self, room: RoomId, peer: PeerId) {
@@ -255,7 +266,7 @@ async fn spawn_loop(opts: &MediaOptions, port: u16, wiring: LoopWiring) -> anyho
     config.bwe_initial = bwe.then_some(2_500_000);
     config.poll_coalesce = Duration::from_millis(coalesce_ms);
     let lp = MediaLoop::new(socket, state, config, wiring.index, wiring.routes);
-    tokio::spawn(lp.run(rx, wiring.tcp_rx));
+    tokio::spawn(lp.supervise(rx, wiring.tcp_rx));
     Ok(LoopHandle {
         tx,
         local_addr,
@@ -267,6 +278,8 @@ struct MediaLoop {
     socket: UdpSocket,
     state: UdpSocketState,
     sfu: Sfu,
+    /// To build a fresh core after a panic.
+    config: SfuConfig,
     candidates: Vec<SocketAddr>,
     /// IPs we may send from explicitly (addresses of this machine).
     local_ips: HashSet<IpAddr>,
@@ -293,6 +306,9 @@ fn destination(candidates: &[SocketAddr], dst_ip: Option<IpAddr>) -> SocketAddr 
         .unwrap_or(candidates[0])
 }
 
+/// Most receive batches (of up to 32 datagrams) read in one wake-up.
+const MAX_BATCHES_PER_WAKE: usize = 8;
+
 /// Most ICE-TCP events handled in one wake-up before the loop looks at its
 /// other inputs again.
 const MAX_EVENTS_PER_WAKE: usize = 256;
@@ -309,7 +325,8 @@ impl MediaLoop {
             socket,
             state,
             candidates: config.candidates.clone(),
-            sfu: Sfu::new(config),
+            sfu: Sfu::new(config.clone()),
+            config,
             local_ips,
             events: HashMap::new(),
             send_drops: 0,
@@ -320,7 +337,45 @@ impl MediaLoop {
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>, mut tcp: mpsc::Receiver<TcpEvent>) {
+    /// Runs the loop; a panic inside it (a broken invariant: wire input
+    /// never panics) is logged and the loop starts again with a fresh core,
+    /// keeping its sockets and channels. Every peer it held is gone: its
+    /// session gets [`PeerEvent::Restarted`] and the client reconnects.
+    /// Rooms of the other loops never notice.
+    async fn supervise(mut self, mut commands: mpsc::Receiver<MediaCommand>, mut tcp: mpsc::Receiver<TcpEvent>) {
+        use futures_util::FutureExt;
+        loop {
+            let run = std::panic::AssertUnwindSafe(self.run(&mut commands, &mut tcp));
+            match run.catch_unwind().await {
+                Ok(()) => break,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(lp = self.index, "media loop panicked, restarting: {what}");
+                    self.restart();
+                }
+            }
+        }
+        tracing::debug!("media loop stopped");
+    }
+
+    /// A fresh core after a panic: every session of this loop is told.
+    fn restart(&mut self) {
+        self.sfu = Sfu::new(self.config.clone());
+        for (peer, tx) in self.events.drain() {
+            let _ = tx.send((peer, PeerEvent::Restarted));
+        }
+        for u in self.ufrags.drain().map(|(_, u)| u) {
+            self.routes.remove(&u);
+        }
+        // Dropping the writers ends those connections' writer tasks.
+        self.tcp_conns.clear();
+    }
+
+    async fn run(&mut self, commands: &mut mpsc::Receiver<MediaCommand>, tcp: &mut mpsc::Receiver<TcpEvent>) {
         let batch = quinn_udp::BATCH_SIZE.min(32);
         let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
         let mut metas = vec![RecvMeta::default(); batch];
@@ -339,14 +394,13 @@ impl MediaLoop {
                         self.receive_all(&mut bufs, &mut metas);
                     }
                 }
-                Some(ev) = tcp.recv() => self.on_tcp(ev, &mut tcp),
+                Some(ev) = tcp.recv() => self.on_tcp(ev, tcp),
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.sfu.handle_timeout(Instant::now());
                 }
             }
             self.flush();
         }
-        tracing::debug!("media loop stopped");
     }
 
     fn on_command(&mut self, cmd: MediaCommand) {
@@ -379,6 +433,7 @@ impl MediaLoop {
             MediaCommand::MuteAudio { peer, muted } => {
                 let _ = self.sfu.set_audio_muted(peer, muted);
             }
+            MediaCommand::Crash => panic!("crash requested by a test"),
             MediaCommand::Leave { peer } => {
                 let _ = self.sfu.remove_peer(now, peer);
                 self.forget(peer);
@@ -423,9 +478,12 @@ impl MediaLoop {
         }
     }
 
-    /// Reads every datagram waiting on the socket, in batches.
+    /// Reads what waits on the socket, at most `MAX_BATCHES_PER_WAKE`
+    /// batches: readiness stays set, so the loop comes back at once, but
+    /// commands and timers get their turn in between (a flood cannot keep
+    /// a join or a timer waiting).
     fn receive_all(&mut self, bufs: &mut [Vec<u8>], metas: &mut [RecvMeta]) {
-        loop {
+        for _ in 0..MAX_BATCHES_PER_WAKE {
             let mut slices: Vec<IoSliceMut> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
             let res = self.socket.try_io(Interest::READABLE, || {
                 self.state.recv((&self.socket).into(), &mut slices, metas)

@@ -174,6 +174,10 @@ pub enum PeerEvent {
     /// The media connection ended (ICE timeout, DTLS failure or closed by the
     /// remote). The peer has been removed from the core.
     Closed(String),
+    /// Never emitted by the core: the I/O shell's media loop that held this
+    /// peer panicked and restarted with a fresh core, so the peer is gone.
+    /// The client should come back through reconnect (resume).
+    Restarted,
     /// The room's active speakers changed: their labels, loudest first.
     Speakers(Vec<String>),
     /// To a publisher: send only these simulcast layers of the video on `mid`

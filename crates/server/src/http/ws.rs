@@ -509,6 +509,8 @@ impl Session {
             return;
         }
         match event {
+            // Its media loop restarted after a panic: as lost as a closed connection.
+            PeerEvent::Restarted => self.on_media_event(peer, PeerEvent::Closed("the media server restarted".into())),
             PeerEvent::Offer(sdp) => self.reply(ServerMsg::Offer { sdp }),
             PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
             PeerEvent::Speakers(ids) => self.reply(ServerMsg::Speakers { ids }),

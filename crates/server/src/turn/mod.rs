@@ -88,6 +88,14 @@ pub enum CredentialError {
     Expired,
 }
 
+/// The host part of a URL for `ip`.
+pub fn url_host(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
 pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -274,8 +282,9 @@ pub struct TurnHandle {
     pub tcp_addr: SocketAddr,
     /// TURN over TLS (the same as `tcp_addr` when one port serves both).
     pub tls_addr: SocketAddr,
-    /// Host part of the URLs given to browsers (addresses of this machine).
-    pub hosts: Vec<IpAddr>,
+    /// Host part of the URLs given to browsers: `--turn-host`, or the
+    /// addresses of this machine.
+    pub hosts: Vec<String>,
 }
 
 impl TurnHandle {
@@ -284,11 +293,7 @@ impl TurnHandle {
     pub fn ice_servers(&self, tag: &str) -> Vec<IceServer> {
         let (username, credential) = self.shared.auth.issue(tag, CREDENTIAL_TTL);
         let mut urls = Vec::new();
-        for ip in &self.hosts {
-            let host = match ip {
-                IpAddr::V4(v4) => v4.to_string(),
-                IpAddr::V6(v6) => format!("[{v6}]"),
-            };
+        for host in &self.hosts {
             urls.push(format!("turn:{host}:{}?transport=tcp", self.tcp_addr.port()));
             urls.push(format!("turns:{host}:{}?transport=tcp", self.tls_addr.port()));
         }
@@ -306,7 +311,7 @@ impl TurnHandle {
 pub async fn spawn(
     tcp: SocketAddr,
     tls_listen: SocketAddr,
-    hosts: Vec<IpAddr>,
+    hosts: Vec<String>,
     tls: Arc<ServerConfig>,
     shared: Arc<TurnShared>,
 ) -> anyhow::Result<TurnHandle> {

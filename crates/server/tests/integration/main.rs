@@ -6,6 +6,7 @@ mod helpers;
 mod host;
 mod http_api;
 mod media;
+mod media_loop;
 mod privacy;
 mod signaling;
 mod turn;
