@@ -251,7 +251,10 @@ async fn start_turn(
         SocketAddr::new(bind.into(), config.turn_port),
         SocketAddr::new(bind.into(), config.turn_tls_port),
     );
-    turn::spawn(tcp, tls, hosts, rustls, shared)
-        .await
-        .with_context(|| format!("binding the TURN ports {} and {}", config.turn_port, config.turn_tls_port))
+    turn::spawn(tcp, tls, hosts, rustls, shared).await.with_context(|| {
+        format!(
+            "binding the TURN ports {} and {}",
+            config.turn_port, config.turn_tls_port
+        )
+    })
 }

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use quinn_udp::{RecvMeta, UdpSocketState};
 use salon_sfu::{Output, PeerEvent, PeerId, RoomId, Sfu, SfuConfig, SfuError};
-use tokio::io::Interest;
 use str0m::net::Protocol;
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 

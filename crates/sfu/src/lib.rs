@@ -44,8 +44,8 @@ use str0m::bwe::Bitrate;
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, Pt};
-use str0m::net::{Protocol, Receive, Transmit};
 use str0m::net::TcpType;
+use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, IceCreds, Input, Rtc};
 
 use crate::peer::Peer;
@@ -471,7 +471,13 @@ impl Sfu {
     /// `source` to our passive candidate `destination`. What the peer sends
     /// back comes out as a [`Transmit`] with `proto == Protocol::Tcp` and
     /// `destination == source`: the shell writes it on that connection.
-    pub fn handle_receive_tcp(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
+    pub fn handle_receive_tcp(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> bool {
         let accepted = self.receive_one(now, Protocol::Tcp, source, destination, data);
         self.drive(now);
         accepted

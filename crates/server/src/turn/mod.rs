@@ -75,7 +75,6 @@ impl Default for TurnLimits {
     }
 }
 
-
 /// Issues and checks credentials, nonces and message keys.
 pub struct TurnAuth {
     secret: Vec<u8>,
@@ -153,8 +152,12 @@ impl TurnAuth {
     }
 
     pub fn check_nonce(&self, nonce: &str, now: u64) -> bool {
-        let Some((e, _)) = nonce.split_once('-') else { return false };
-        let Ok(expiry) = u64::from_str_radix(e, 16) else { return false };
+        let Some((e, _)) = nonce.split_once('-') else {
+            return false;
+        };
+        let Ok(expiry) = u64::from_str_radix(e, 16) else {
+            return false;
+        };
         let mac = stun::hmac_sha1_of(&self.secret, format!("nonce:{expiry}").as_bytes());
         expiry > now && nonce == format!("{expiry:x}-{}", hex(&mac[..8]))
     }
@@ -258,7 +261,9 @@ impl TurnShared {
     fn reserve_connection(self: &Arc<Self>, address: IpAddr) -> Option<ConnectionGuard> {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let n = c.connections_by_address.get(&address).copied().unwrap_or(0);
-        if n >= self.limits.connections_per_address || self.connections.load(Ordering::Relaxed) >= self.limits.connections {
+        if n >= self.limits.connections_per_address
+            || self.connections.load(Ordering::Relaxed) >= self.limits.connections
+        {
             return None;
         }
         *c.connections_by_address.entry(address).or_default() += 1;

@@ -53,7 +53,12 @@ struct Conn {
 }
 
 /// Serves one client until it disconnects, misbehaves or its allocation ends.
-pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, client: SocketAddr, local: SocketAddr, shared: Arc<TurnShared>) {
+pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    client: SocketAddr,
+    local: SocketAddr,
+    shared: Arc<TurnShared>,
+) {
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut conn = Conn {
         client,
@@ -174,7 +179,9 @@ impl Conn {
         let mut b = Builder::response(req, Class::Error).error(code, reason);
         if matches!(code, 401 | 438) {
             let nonce = self.shared.auth.nonce(super::unix_now());
-            b = b.attr(stun::REALM, REALM.as_bytes()).attr(stun::NONCE, nonce.as_bytes());
+            b = b
+                .attr(stun::REALM, REALM.as_bytes())
+                .attr(stun::NONCE, nonce.as_bytes());
         }
         if let Some(k) = key {
             b = b.integrity(&k);
@@ -222,7 +229,9 @@ impl Conn {
     }
 
     async fn on_allocate(&mut self, msg: &Message<'_>) {
-        let Some((username, key)) = self.authenticate(msg) else { return };
+        let Some((username, key)) = self.authenticate(msg) else {
+            return;
+        };
         if self.alloc.is_some() {
             return self.error(msg, 437, "Allocation Mismatch", Some(key));
         }
@@ -271,7 +280,9 @@ impl Conn {
 
     /// Refresh, CreatePermission, ChannelBind: on this connection's allocation.
     fn on_request(&mut self, msg: &Message<'_>) {
-        let Some((username, key)) = self.authenticate(msg) else { return };
+        let Some((username, key)) = self.authenticate(msg) else {
+            return;
+        };
         let Some(alloc) = self.alloc.as_mut().filter(|a| a.username == username && a.key == key) else {
             return self.error(msg, 437, "Allocation Mismatch", Some(key));
         };
@@ -282,7 +293,10 @@ impl Conn {
                 let l = lifetime(msg);
                 if msg.attr_u32(stun::LIFETIME) == Some(0) {
                     self.alloc = None;
-                    let r = Builder::response(msg, Class::Success).u32(stun::LIFETIME, 0).integrity(&key).finish();
+                    let r = Builder::response(msg, Class::Success)
+                        .u32(stun::LIFETIME, 0)
+                        .integrity(&key)
+                        .finish();
                     self.out.extend_from_slice(&r);
                     return;
                 }
@@ -388,5 +402,7 @@ fn permitted(alloc: &Allocation, ip: IpAddr) -> bool {
 }
 
 fn lifetime(msg: &Message<'_>) -> u32 {
-    msg.attr_u32(stun::LIFETIME).unwrap_or(DEFAULT_LIFETIME).clamp(1, MAX_LIFETIME)
+    msg.attr_u32(stun::LIFETIME)
+        .unwrap_or(DEFAULT_LIFETIME)
+        .clamp(1, MAX_LIFETIME)
 }

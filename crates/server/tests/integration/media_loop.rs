@@ -13,12 +13,25 @@ async fn a_media_loop_that_panics_restarts_and_tells_its_sessions() {
     let b = TestClient::join(&server, &room, "Ben", true, true).await;
     eventually(20, "Ben receives Ana", || b.received_from(&a).video_frames > 10).await;
 
-    server.salon.as_ref().expect("running").crash_media_loops_for_tests().await;
+    server
+        .salon
+        .as_ref()
+        .expect("running")
+        .crash_media_loops_for_tests()
+        .await;
 
     // Their peers were in the loop that crashed: both sessions are told.
     for c in [&a, &b] {
         eventually(10, "media_failed after the restart", || {
-            c.saw(|m| matches!(m, ServerMsg::Error { code: ErrorCode::MediaFailed, .. }))
+            c.saw(|m| {
+                matches!(
+                    m,
+                    ServerMsg::Error {
+                        code: ErrorCode::MediaFailed,
+                        ..
+                    }
+                )
+            })
         })
         .await;
     }

@@ -43,7 +43,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     /// Reads one STUN message, or None on timeout/close.
     async fn read_message(&mut self) -> Option<Vec<u8>> {
         let mut h = [0u8; 20];
-        tokio::time::timeout(Duration::from_secs(5), self.s.read_exact(&mut h)).await.ok()?.ok()?;
+        tokio::time::timeout(Duration::from_secs(5), self.s.read_exact(&mut h))
+            .await
+            .ok()?
+            .ok()?;
         let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
         let mut body = vec![0u8; len];
         self.s.read_exact(&mut body).await.ok()?;
@@ -95,7 +98,9 @@ fn signed(method: u16, n: u8, user: &str, nonce: &str, key: &[u8; 16], f: impl F
 }
 
 fn allocate_signed(n: u8, user: &str, nonce: &str, key: &[u8; 16]) -> Vec<u8> {
-    signed(stun::ALLOCATE, n, user, nonce, key, |b| b.attr(stun::REQUESTED_TRANSPORT, &[17, 0, 0, 0]))
+    signed(stun::ALLOCATE, n, user, nonce, key, |b| {
+        b.attr(stun::REQUESTED_TRANSPORT, &[17, 0, 0, 0])
+    })
 }
 
 async fn tcp(s: &TestServer) -> Client<TcpStream> {
@@ -115,7 +120,11 @@ async fn turn_refuses_missing_expired_and_forged_credentials() {
     let (user, key) = credentials(SECRET, now - 10);
     let r = c.request(allocate_signed(2, &user, &nonce, &key)).await;
     let m = Message::parse(&r).expect("response");
-    assert_eq!((m.class, error_code(&m)), (Class::Error, Some(401)), "expired credentials");
+    assert_eq!(
+        (m.class, error_code(&m)),
+        (Class::Error, Some(401)),
+        "expired credentials"
+    );
 
     // Forged: a password made with another secret (wrong HMAC).
     let (user, key) = credentials("not-the-secret", now + 600);
@@ -163,7 +172,11 @@ async fn turn_relays_only_to_salon_media_addresses() {
     let outsider = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
     let outsider_addr = outsider.local_addr().expect("addr");
     let http_as_udp: SocketAddr = SocketAddr::new(s.http().ip(), s.http().port());
-    for (n, target) in [(3u8, outsider_addr), (4, http_as_udp), (5, "192.0.2.1:40000".parse().expect("addr"))] {
+    for (n, target) in [
+        (3u8, outsider_addr),
+        (4, http_as_udp),
+        (5, "192.0.2.1:40000".parse().expect("addr")),
+    ] {
         let r = c
             .request(signed(stun::CREATE_PERMISSION, n, &user, &nonce, &key, |b| {
                 b.xor_addr(stun::XOR_PEER_ADDRESS, target)
@@ -177,7 +190,11 @@ async fn turn_relays_only_to_salon_media_addresses() {
                     .xor_addr(stun::XOR_PEER_ADDRESS, target)
             }))
             .await;
-        assert_eq!(error_code(&Message::parse(&r).expect("response")), Some(403), "ChannelBind to {target}");
+        assert_eq!(
+            error_code(&Message::parse(&r).expect("response")),
+            Some(403),
+            "ChannelBind to {target}"
+        );
     }
     // A permission listing Salon and an outsider together is refused whole.
     let media = s.media()[0];
@@ -191,9 +208,14 @@ async fn turn_relays_only_to_salon_media_addresses() {
     // Salon's own media addresses are allowed.
     for (i, media) in s.media().into_iter().enumerate() {
         let r = c
-            .request(signed(stun::CREATE_PERMISSION, 30 + i as u8, &user, &nonce, &key, |b| {
-                b.xor_addr(stun::XOR_PEER_ADDRESS, media)
-            }))
+            .request(signed(
+                stun::CREATE_PERMISSION,
+                30 + i as u8,
+                &user,
+                &nonce,
+                &key,
+                |b| b.xor_addr(stun::XOR_PEER_ADDRESS, media),
+            ))
             .await;
         let m = Message::parse(&r).expect("response");
         assert_eq!(m.class, Class::Success, "permission to Salon's media address {media}");
@@ -203,7 +225,11 @@ async fn turn_relays_only_to_salon_media_addresses() {
                     .xor_addr(stun::XOR_PEER_ADDRESS, media)
             }))
             .await;
-        assert_eq!(Message::parse(&r).expect("response").class, Class::Success, "channel to {media}");
+        assert_eq!(
+            Message::parse(&r).expect("response").class,
+            Class::Success,
+            "channel to {media}"
+        );
     }
     // A Send indication to the outsider is dropped, never delivered.
     let send = Builder::new(stun::SEND, Class::Indication, tid(50))
@@ -216,7 +242,9 @@ async fn turn_relays_only_to_salon_media_addresses() {
     assert!(got.is_err(), "nothing reaches an address that is not Salon's");
     // And the connection still works afterwards (a refused send harms nobody).
     let r = c
-        .request(signed(stun::REFRESH, 60, &user, &nonce, &key, |b| b.u32(stun::LIFETIME, 300)))
+        .request(signed(stun::REFRESH, 60, &user, &nonce, &key, |b| {
+            b.u32(stun::LIFETIME, 300)
+        }))
         .await;
     let m = Message::parse(&r).expect("response");
     assert_eq!(m.class, Class::Success);
@@ -248,7 +276,11 @@ async fn turn_over_tls_uses_the_server_certificate() {
     let nonce = nonce(&mut c).await;
     let (user, key) = credentials(SECRET, salon::turn::unix_now() + 600);
     let r = c.request(allocate_signed(2, &user, &nonce, &key)).await;
-    assert_eq!(Message::parse(&r).expect("response").class, Class::Success, "allocated over TLS");
+    assert_eq!(
+        Message::parse(&r).expect("response").class,
+        Class::Success,
+        "allocated over TLS"
+    );
 }
 
 #[tokio::test]
@@ -263,16 +295,37 @@ async fn hello_carries_turn_credentials_for_the_session() {
     let ice = &ice_servers[0];
     let port = turn_addr(&s).port();
     let tls_port = s.salon.as_ref().expect("running").turn_tls_addr.port();
-    assert!(ice.urls.contains(&format!("turn:127.0.0.1:{port}?transport=tcp")), "{:?}", ice.urls);
-    assert!(ice.urls.contains(&format!("turns:127.0.0.1:{tls_port}?transport=tcp")), "{:?}", ice.urls);
+    assert!(
+        ice.urls.contains(&format!("turn:127.0.0.1:{port}?transport=tcp")),
+        "{:?}",
+        ice.urls
+    );
+    assert!(
+        ice.urls.contains(&format!("turns:127.0.0.1:{tls_port}?transport=tcp")),
+        "{:?}",
+        ice.urls
+    );
     let auth = TurnAuth::new(Some(SECRET));
-    assert_eq!(ice.credential, auth.password(&ice.username), "password = base64(HMAC-SHA1(secret, username))");
-    let expiry: u64 = ice.username.split(':').next().and_then(|e| e.parse().ok()).expect("expiry:tag");
+    assert_eq!(
+        ice.credential,
+        auth.password(&ice.username),
+        "password = base64(HMAC-SHA1(secret, username))"
+    );
+    let expiry: u64 = ice
+        .username
+        .split(':')
+        .next()
+        .and_then(|e| e.parse().ok())
+        .expect("expiry:tag");
     assert!(expiry > salon::turn::unix_now(), "not yet expired");
     // A second session gets other credentials.
     let mut other = Signal::connect(&s).await;
     other.send(&ClientMsg::Hello { version: 1 }).await;
-    let ServerMsg::Hello { ice_servers: other_servers, .. } = other.recv().await else {
+    let ServerMsg::Hello {
+        ice_servers: other_servers,
+        ..
+    } = other.recv().await
+    else {
         panic!("expected hello");
     };
     assert_ne!(other_servers[0].username, ice.username);
@@ -297,7 +350,10 @@ async fn ice_tcp_closes_connections_it_cannot_route() {
         let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut b))
             .await
             .expect("closed promptly");
-        assert!(matches!(n, Ok(0) | Err(_)), "the connection is closed, nothing answered");
+        assert!(
+            matches!(n, Ok(0) | Err(_)),
+            "the connection is closed, nothing answered"
+        );
     }
     // The server carries on: a participant still joins and gets media.
     let room = create_room(&s).await;
