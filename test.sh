@@ -13,6 +13,11 @@ if ! command -v chromium >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+if [ "$(id -u)" = 0 ] && { ! command -v nft >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; }; then
+  echo "== installing nftables and iproute2 (network namespace tests: UDP blocked, TURN, loss)"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
+fi
 if [ ! -d node_modules/playwright-core ]; then
   echo "== installing the browser test driver (playwright-core, uses the system chromium)"
   npm ci --no-audit --no-fund

@@ -24,7 +24,9 @@ export async function startSalon(extraArgs = [], opts = {}) {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "salon-e2e-"));
   // Anyone may create rooms unless a test says otherwise (the room tests create rooms anonymously).
   const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
-  const args = ["--listen", opts.listen ?? "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...extraArgs];
+  // TURN's default port (3478) would clash between servers run side by side.
+  const turn = extraArgs.includes("--turn-port") ? [] : ["--turn-port", "0", "--turn-tls-port", "0"];
+  const args = ["--listen", opts.listen ?? "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...turn, ...extraArgs];
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));
@@ -61,11 +63,13 @@ export async function startSalon(extraArgs = [], opts = {}) {
   };
 }
 
-export async function launchChromium() {
+/** Launches Chromium; `executablePath` and extra `args` for the network tests. */
+export async function launchChromium({ executablePath, args = [] } = {}) {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    executablePath: executablePath || process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: [
+      ...args,
       "--no-sandbox",
       "--disable-gpu",
       "--use-fake-device-for-media-stream",

@@ -64,6 +64,29 @@ const FATAL = ["banned", "room_not_found", "room_locked", "room_full", "denied",
  * @typedef {{id: string, name: string, max_participants: number}} RoomInfo
  */
 
+/**
+ * The ICE servers a server `hello` carries (Salon's own TURN relay, with
+ * credentials for this session); none from older servers.
+ * @param {any} hello
+ * @returns {RTCIceServer[]}
+ */
+export function iceServersOf(hello) {
+  const list = Array.isArray(hello?.ice_servers) ? hello.ice_servers : [];
+  return list
+    .filter((s) => Array.isArray(s?.urls) && typeof s.username === "string" && typeof s.credential === "string")
+    .map((s) => ({ urls: s.urls.map(String), username: s.username, credential: s.credential }));
+}
+
+/**
+ * The RTCPeerConnection configuration: one bundled transport, and the
+ * server's TURN relay for networks where UDP and ICE-TCP cannot get through.
+ * @param {RTCIceServer[]} iceServers
+ * @returns {RTCConfiguration}
+ */
+export function rtcConfig(iceServers) {
+  return { iceServers, bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" };
+}
+
 export class SalonClient extends EventTarget {
   /** @param {string} [wsUrl] defaults to this page's server */
   constructor(wsUrl) {
@@ -108,6 +131,8 @@ export class SalonClient extends EventTarget {
     };
     window.addEventListener("online", this.onOnline);
     /** @type {any} */ (navigator).connection?.addEventListener?.("change", this.onOnline);
+    /** @type {RTCIceServer[]} from the server's `hello` */
+    this.iceServers = [];
   }
 
   /** Opens the socket and completes the version handshake. */
@@ -154,7 +179,9 @@ export class SalonClient extends EventTarget {
     window.clearInterval(this.pinger);
     this.pinger = window.setInterval(() => this.ping(), PING_MS);
     this.send({ type: "hello", version: PROTOCOL_VERSION });
-    return this.expect("hello");
+    const hello = await this.expect("hello");
+    this.iceServers = iceServersOf(hello);
+    return hello;
   }
 
   /** Keepalive, and our check that the server still answers. */
@@ -264,7 +291,7 @@ export class SalonClient extends EventTarget {
 
   /** A new RTCPeerConnection publishing `this.tracks`, and its first offer. */
   async newPeerConnection() {
-    const pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
+    const pc = new RTCPeerConnection(rtcConfig(this.iceServers));
     this.pc = pc;
     this.audio = pc.addTransceiver(this.tracks.audio ?? "audio", { direction: "sendonly" });
     this.video = pc.addTransceiver(this.tracks.video ?? "video", { direction: "sendonly", sendEncodings: SIMULCAST });

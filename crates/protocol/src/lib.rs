@@ -157,6 +157,15 @@ pub enum ClientMsg {
     },
 }
 
+/// One entry of `RTCConfiguration.iceServers`: TURN URLs and the
+/// time-limited credentials that open them.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    pub username: String,
+    pub credential: String,
+}
+
 /// Messages to the browser.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -164,6 +173,10 @@ pub enum ServerMsg {
     Hello {
         version: u32,
         server: String,
+        /// ICE servers for the RTCPeerConnection (Salon's own TURN relay,
+        /// with credentials for this session). Absent from older servers.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ice_servers: Vec<IceServer>,
     },
     /// We are in: who we are, who is here, and the answer to our offer.
     Joined {

@@ -32,6 +32,34 @@ pub struct Config {
     #[arg(long, env = "SALON_MEDIA_LOOPS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=64), usize::from))]
     pub media_loops: Option<usize>,
 
+    /// TCP port for media over ICE-TCP (RFC 6544), for networks that block
+    /// UDP; one port for every media loop. Default: the same number as
+    /// --media-port (0 picks a free port).
+    #[arg(long, env = "SALON_MEDIA_TCP_PORT")]
+    pub media_tcp_port: Option<u16>,
+
+    /// TCP port of the embedded TURN relay, TURN over TCP (0 picks a free port).
+    #[arg(long, env = "SALON_TURN_PORT", default_value_t = 3478)]
+    pub turn_port: u16,
+
+    /// TCP port of TURN over TLS, with Salon's certificate (or a self-signed
+    /// one). 443 lets in networks that allow only HTTPS. May equal
+    /// --turn-port: one port then serves both (0 picks a free port).
+    #[arg(long, env = "SALON_TURN_TLS_PORT", default_value_t = 5349)]
+    pub turn_tls_port: u16,
+
+    /// Host name put in the TURN URLs given to browsers. Browsers check a
+    /// TURN/TLS server's certificate against it, so with a real certificate
+    /// (--tls-cert) set it to the name on the certificate. Default: the
+    /// announced IP addresses (matching the self-signed certificate).
+    #[arg(long, env = "SALON_TURN_HOST")]
+    pub turn_host: Option<String>,
+
+    /// Secret for TURN credentials (HMAC). Default: random at each start,
+    /// which is right unless several servers must accept the same ones.
+    #[arg(long, env = "SALON_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
     /// Address announced to browsers in ICE candidates. Default: every IPv4
     /// address of this machine (loopback and LAN), which suits localhost and
     /// LAN use. Set it to the public IP behind a port-forwarding router.
@@ -120,6 +148,11 @@ impl Config {
             media_port: 0,
             // Two loops, so tests exercise rooms spread over loops.
             media_loops: Some(2),
+            media_tcp_port: Some(0),
+            turn_port: 0,
+            turn_tls_port: 0,
+            turn_secret: None,
+            turn_host: None,
             public_ip: Some("127.0.0.1".parse().expect("valid address")),
             max_participants: 50,
             bwe: false,

@@ -23,6 +23,7 @@ pub use salon_protocol as protocol;
 pub mod rooms;
 pub mod store;
 pub mod tls;
+pub mod turn;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +48,8 @@ pub struct AppState {
     pub accounts: Arc<accounts::Accounts>,
     /// Participants whose connection dropped, kept for a grace period.
     pub resumes: Arc<http::resume::Resumes>,
+    /// The embedded TURN relay: each session's ICE servers come from it.
+    pub turn: turn::TurnHandle,
 }
 
 /// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
@@ -92,6 +95,12 @@ pub struct Salon {
     pub url: String,
     pub media_candidates: Vec<SocketAddr>,
     rooms: Arc<rooms::Rooms>,
+    /// The ICE-TCP media listener.
+    pub media_tcp_addr: SocketAddr,
+    /// The TURN relay: over TCP, and over TLS.
+    pub turn_addr: SocketAddr,
+    pub turn_tls_addr: SocketAddr,
+    media: media::MediaHandle,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -107,6 +116,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         loops: config
             .media_loops
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        tcp_port: config.media_tcp_port.unwrap_or(config.media_port),
         bwe: config.bwe,
         coalesce_ms: config.poll_coalesce_ms,
     };
@@ -114,6 +124,22 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         .await
         .with_context(|| format!("binding the media UDP port(s) from {}", config.media_port))?;
     let rooms = Arc::new(rooms::Rooms::new(config.max_participants));
+    let tls_rustls = if config.tls_enabled() {
+        let (cert, key) = match (&config.tls_cert, &config.tls_key) {
+            (Some(c), Some(k)) => (c.clone(), k.clone()),
+            _ => {
+                let ips: Vec<_> = media.candidates().iter().map(|a| a.ip()).collect();
+                tls::self_signed(&config.data_dir, &ips)?
+            }
+        };
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+            .await
+            .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+        Some(tls)
+    } else {
+        None
+    };
+    let turn = start_turn(&config, &media, tls_rustls.as_ref()).await?;
     let state = AppState {
         store,
         rooms: rooms.clone(),
@@ -125,6 +151,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         resumes: Arc::new(http::resume::Resumes::new(std::time::Duration::from_secs(
             config.resume_grace_secs,
         ))),
+        turn: turn.clone(),
     };
     // With the peer address, for the per-address login limit.
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -143,17 +170,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     };
     let url = format!("{scheme}://{host}:{}/", http_addr.port());
 
-    let task = if config.tls_enabled() {
-        let (cert, key) = match (&config.tls_cert, &config.tls_key) {
-            (Some(c), Some(k)) => (c.clone(), k.clone()),
-            _ => {
-                let ips: Vec<_> = media.candidates().iter().map(|a| a.ip()).collect();
-                tls::self_signed(&config.data_dir, &ips)?
-            }
-        };
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-            .await
-            .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
+    let task = if let Some(tls) = tls_rustls {
         let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?.handle(handle.clone());
         tokio::spawn(server.serve(app))
     } else {
@@ -167,12 +184,22 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         url,
         media_candidates: media.candidates(),
         rooms,
+        media_tcp_addr: media.tcp_addr,
+        turn_addr: turn.tcp_addr,
+        turn_tls_addr: turn.tls_addr,
+        media: media.clone(),
         handle,
         task,
     })
 }
 
 impl Salon {
+    /// Test hook: makes every media loop panic once (each restarts).
+    #[doc(hidden)]
+    pub async fn crash_media_loops_for_tests(&self) {
+        self.media.crash_all_for_tests().await;
+    }
+
     /// Stops accepting, lets requests finish (up to 2 s), then returns.
     /// Everyone in a room is told to reconnect first, so their pages come
     /// back at once to whatever serves next, instead of waiting for a timeout.
@@ -189,4 +216,58 @@ impl Salon {
         self.task.await??;
         Ok(())
     }
+}
+
+/// Starts the TURN relay: TLS with Salon's own certificate when HTTPS is on,
+/// else with a self-signed one in the data directory; it relays only to the
+/// media loops' UDP addresses.
+async fn start_turn(
+    config: &Config,
+    media: &media::MediaHandle,
+    tls: Option<&axum_server::tls_rustls::RustlsConfig>,
+) -> anyhow::Result<turn::TurnHandle> {
+    let candidates = media.candidates();
+    let ips: Vec<std::net::IpAddr> = candidates.iter().map(|a| a.ip()).collect();
+    let rustls = match tls {
+        Some(t) => t.get_inner(),
+        None => {
+            let (cert, key) = tls::self_signed(&config.data_dir, &ips)?;
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .context("loading the TURN certificate")?
+                .get_inner()
+        }
+    };
+    let mut allowed: std::collections::HashSet<SocketAddr> = candidates.iter().copied().collect();
+    allowed.extend(media.local_addrs().into_iter().filter(|a| !a.ip().is_unspecified()));
+    let shared = Arc::new(turn::TurnShared::new(
+        turn::TurnAuth::new(config.turn_secret.as_deref()),
+        allowed,
+        turn::TurnLimits::default(),
+    ));
+    // URLs name the announced addresses; loopback only when there is nothing else.
+    let mut hosts: Vec<std::net::IpAddr> = ips.iter().copied().filter(|ip| !ip.is_loopback()).collect();
+    if hosts.is_empty() {
+        hosts = ips;
+    }
+    hosts.dedup();
+    let hosts: Vec<String> = match &config.turn_host {
+        Some(name) => vec![name.clone()],
+        None => hosts.into_iter().map(turn::url_host).collect(),
+    };
+    let bind = if config.public_ip.is_some_and(|ip| ip.is_loopback()) {
+        std::net::Ipv4Addr::LOCALHOST
+    } else {
+        std::net::Ipv4Addr::UNSPECIFIED
+    };
+    let (tcp, tls) = (
+        SocketAddr::new(bind.into(), config.turn_port),
+        SocketAddr::new(bind.into(), config.turn_tls_port),
+    );
+    turn::spawn(tcp, tls, hosts, rustls, shared).await.with_context(|| {
+        format!(
+            "binding the TURN ports {} and {}",
+            config.turn_port, config.turn_tls_port
+        )
+    })
 }

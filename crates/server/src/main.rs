@@ -23,6 +23,12 @@ async fn main() -> anyhow::Result<()> {
         ports.join(", "),
         candidates.join(", ")
     );
+    tracing::info!(
+        "media on TCP {} (ICE-TCP); TURN over TCP on {}, over TLS on {}",
+        salon.media_tcp_addr,
+        salon.turn_addr,
+        salon.turn_tls_addr
+    );
     tracing::info!("Salon is ready: open {}", salon.url);
     if salon.http_addr.ip().is_unspecified() {
         let scheme = if salon.url.starts_with("https") {
@@ -48,6 +54,10 @@ async fn main() -> anyhow::Result<()> {
     }
     // Printed plainly too, for scripts that start the binary on port 0.
     println!("listening on {}", salon.http_addr);
+    println!(
+        "media tcp {} turn {} turns {}",
+        salon.media_tcp_addr, salon.turn_addr, salon.turn_tls_addr
+    );
 
     // Ctrl-C or SIGTERM (systemd, an update): tell clients to reconnect, then stop.
     #[cfg(unix)]

@@ -14,6 +14,12 @@
 //! applied in order. Signaling reaches it only through [`MediaHandle`].
 //! quinn-udp gives batched receive, GRO, and each datagram's destination IP,
 //! which str0m needs to match a packet to the host candidate it was sent to.
+//!
+//! Besides UDP, every peer is offered a passive ICE-TCP candidate on one TCP
+//! port shared by all loops ([`tcp`]): each connection is routed to the loop
+//! that owns its peer by the ICE ufrag of its first binding request.
+
+pub mod tcp;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{self, IoSliceMut};
@@ -22,9 +28,12 @@ use std::time::{Duration, Instant};
 
 use quinn_udp::{RecvMeta, UdpSocketState};
 use salon_sfu::{Output, PeerEvent, PeerId, RoomId, Sfu, SfuConfig, SfuError};
+use str0m::net::Protocol;
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
+
+use self::tcp::{TcpEvent, UfragRoutes};
 
 /// A request from signaling to the media loop.
 pub enum MediaCommand {
@@ -59,6 +68,9 @@ pub enum MediaCommand {
     ResendOffer {
         peer: PeerId,
     },
+    /// Test hook: panics inside the loop, to exercise its supervision.
+    #[doc(hidden)]
+    Crash,
 }
 
 /// One media loop, as signaling sees it.
@@ -73,6 +85,10 @@ pub struct LoopHandle {
 #[derive(Clone)]
 pub struct MediaHandle {
     pub loops: Vec<LoopHandle>,
+    /// The ICE-TCP listener's address (one port for every loop).
+    pub tcp_addr: SocketAddr,
+    /// ICE-TCP passive candidates announced to every peer.
+    pub tcp_candidates: Vec<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +156,14 @@ impl MediaHandle {
         let _ = self.send(room, MediaCommand::ResendOffer { peer }).await;
     }
 
+    /// Test hook: makes every loop panic (each restarts).
+    #[doc(hidden)]
+    pub async fn crash_all_for_tests(&self) {
+        for l in &self.loops {
+            let _ = l.tx.send(MediaCommand::Crash).await;
+        }
+    }
+
     pub async fn leave(&self, room: RoomId, peer: PeerId) {
         let _ = self.send(room, MediaCommand::Leave { peer }).await;
     }
@@ -162,13 +186,22 @@ pub struct MediaOptions {
     /// First UDP port; loop i uses port + i (0: each picks a free port).
     pub port: u16,
     pub loops: usize,
+    /// TCP port for ICE-TCP (0 picks a free one).
+    pub tcp_port: u16,
     pub bwe: bool,
     pub coalesce_ms: u64,
 }
 
 /// Starts the media loops.
 pub async fn spawn(opts: &MediaOptions) -> anyhow::Result<MediaHandle> {
+    let tcp_listener = tokio::net::TcpListener::bind(SocketAddr::new(bind_ip(opts.public_ip), opts.tcp_port))
+        .await
+        .map_err(|e| anyhow::anyhow!("binding the media TCP port {}: {e}", opts.tcp_port))?;
+    let tcp_addr = tcp_listener.local_addr()?;
+    let tcp_candidates = candidates(opts.public_ip, tcp_addr.port());
+    let routes = UfragRoutes::default();
     let mut loops = Vec::new();
+    let mut tcp_senders = Vec::new();
     for i in 0..opts.loops.max(1) {
         let port = if opts.port == 0 {
             0
@@ -177,9 +210,39 @@ pub async fn spawn(opts: &MediaOptions) -> anyhow::Result<MediaHandle> {
                 .checked_add(i as u16)
                 .ok_or_else(|| anyhow::anyhow!("media port out of range"))?
         };
-        loops.push(spawn_loop(opts, port).await?);
+        let (tcp_tx, tcp_rx) = mpsc::channel(4096);
+        tcp_senders.push(tcp_tx);
+        let wiring = LoopWiring {
+            index: i,
+            tcp_candidates: tcp_candidates.clone(),
+            routes: routes.clone(),
+            tcp_rx,
+        };
+        loops.push(spawn_loop(opts, port, wiring).await?);
     }
-    Ok(MediaHandle { loops })
+    tcp::spawn(tcp_listener, tcp_candidates.clone(), routes, tcp_senders);
+    Ok(MediaHandle {
+        loops,
+        tcp_addr,
+        tcp_candidates,
+    })
+}
+
+/// Loopback-only candidates bind loopback only; otherwise every interface.
+fn bind_ip(public_ip: Option<IpAddr>) -> IpAddr {
+    if public_ip.is_some_and(|ip| ip.is_loopback()) {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    }
+}
+
+/// What ties one loop to the shared ICE-TCP listener.
+struct LoopWiring {
+    index: usize,
+    tcp_candidates: Vec<SocketAddr>,
+    routes: UfragRoutes,
+    tcp_rx: mpsc::Receiver<TcpEvent>,
 }
 
 /// The ICE host candidates to announce for a media socket on `port`.
@@ -202,15 +265,9 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
 
 /// Binds one media socket and starts its loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
-async fn spawn_loop(opts: &MediaOptions, port: u16) -> anyhow::Result<LoopHandle> {
+async fn spawn_loop(opts: &MediaOptions, port: u16, wiring: LoopWiring) -> anyhow::Result<LoopHandle> {
     let (public_ip, bwe, coalesce_ms) = (opts.public_ip, opts.bwe, opts.coalesce_ms);
-    let loopback_only = public_ip.is_some_and(|ip| ip.is_loopback());
-    let bind_ip = if loopback_only {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-    };
-    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip, port))?;
+    let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip(public_ip), port))?;
     std_socket.set_nonblocking(true)?;
     let state = UdpSocketState::new((&std_socket).into())?;
     let socket = UdpSocket::from_std(std_socket)?;
@@ -218,10 +275,11 @@ async fn spawn_loop(opts: &MediaOptions, port: u16) -> anyhow::Result<LoopHandle
     let candidates = candidates(public_ip, local_addr.port());
     let (tx, rx) = mpsc::channel(256);
     let mut config = SfuConfig::new(candidates.clone());
+    config.tcp_candidates = wiring.tcp_candidates.clone();
     config.bwe_initial = bwe.then_some(2_500_000);
     config.poll_coalesce = Duration::from_millis(coalesce_ms);
-    let lp = MediaLoop::new(socket, state, config);
-    tokio::spawn(lp.run(rx));
+    let lp = MediaLoop::new(socket, state, config, wiring.index, wiring.routes);
+    tokio::spawn(lp.supervise(rx, wiring.tcp_rx));
     Ok(LoopHandle {
         tx,
         local_addr,
@@ -233,6 +291,8 @@ struct MediaLoop {
     socket: UdpSocket,
     state: UdpSocketState,
     sfu: Sfu,
+    /// To build a fresh core after a panic.
+    config: SfuConfig,
     candidates: Vec<SocketAddr>,
     /// IPs we may send from explicitly (addresses of this machine).
     local_ips: HashSet<IpAddr>,
@@ -240,6 +300,14 @@ struct MediaLoop {
     send_drops: u64,
     /// The newest mute decision applied per peer (see `MediaCommand::MuteAudio`).
     mute_seq: HashMap<PeerId, u64>,
+    /// This loop's index, as `routes` knows it.
+    index: usize,
+    /// Shared with the ICE-TCP listener: our peers' ufrags point here.
+    routes: UfragRoutes,
+    /// Our peers' ufrags, to take them out of `routes` when they go.
+    ufrags: HashMap<PeerId, String>,
+    /// ICE-TCP connections routed to this loop, by remote address.
+    tcp_conns: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
 }
 
 /// The candidate a datagram was addressed to. Behind NAT (`--public-ip`)
@@ -253,11 +321,18 @@ fn destination(candidates: &[SocketAddr], dst_ip: Option<IpAddr>) -> SocketAddr 
         .unwrap_or(candidates[0])
 }
 
+/// Most receive batches (of up to 32 datagrams) read in one wake-up.
+const MAX_BATCHES_PER_WAKE: usize = 8;
+
+/// Most ICE-TCP events handled in one wake-up before the loop looks at its
+/// other inputs again.
+const MAX_EVENTS_PER_WAKE: usize = 256;
+
 /// Receive buffers: one per datagram in a batch, sized for GRO super-buffers.
 const RECV_BUF: usize = 64 * 1024;
 
 impl MediaLoop {
-    fn new(socket: UdpSocket, state: UdpSocketState, config: SfuConfig) -> Self {
+    fn new(socket: UdpSocket, state: UdpSocketState, config: SfuConfig, index: usize, routes: UfragRoutes) -> Self {
         let local_ips = if_addrs::get_if_addrs()
             .map(|ifs| ifs.into_iter().map(|i| i.ip()).collect())
             .unwrap_or_default();
@@ -265,15 +340,58 @@ impl MediaLoop {
             socket,
             state,
             candidates: config.candidates.clone(),
-            sfu: Sfu::new(config),
+            sfu: Sfu::new(config.clone()),
+            config,
             local_ips,
             events: HashMap::new(),
             send_drops: 0,
             mute_seq: HashMap::new(),
+            index,
+            routes,
+            ufrags: HashMap::new(),
+            tcp_conns: HashMap::new(),
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::Receiver<MediaCommand>) {
+    /// Runs the loop; a panic inside it (a broken invariant: wire input
+    /// never panics) is logged and the loop starts again with a fresh core,
+    /// keeping its sockets and channels. Every peer it held is gone: its
+    /// session gets [`PeerEvent::Restarted`] and the client reconnects.
+    /// Rooms of the other loops never notice.
+    async fn supervise(mut self, mut commands: mpsc::Receiver<MediaCommand>, mut tcp: mpsc::Receiver<TcpEvent>) {
+        use futures_util::FutureExt;
+        loop {
+            let run = std::panic::AssertUnwindSafe(self.run(&mut commands, &mut tcp));
+            match run.catch_unwind().await {
+                Ok(()) => break,
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    tracing::error!(lp = self.index, "media loop panicked, restarting: {what}");
+                    self.restart();
+                }
+            }
+        }
+        tracing::debug!("media loop stopped");
+    }
+
+    /// A fresh core after a panic: every session of this loop is told.
+    fn restart(&mut self) {
+        self.sfu = Sfu::new(self.config.clone());
+        for (peer, tx) in self.events.drain() {
+            let _ = tx.send((peer, PeerEvent::Restarted));
+        }
+        for u in self.ufrags.drain().map(|(_, u)| u) {
+            self.routes.remove(&u);
+        }
+        // Dropping the writers ends those connections' writer tasks.
+        self.tcp_conns.clear();
+    }
+
+    async fn run(&mut self, commands: &mut mpsc::Receiver<MediaCommand>, tcp: &mut mpsc::Receiver<TcpEvent>) {
         let batch = quinn_udp::BATCH_SIZE.min(32);
         let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
         let mut metas = vec![RecvMeta::default(); batch];
@@ -292,13 +410,13 @@ impl MediaLoop {
                         self.receive_all(&mut bufs, &mut metas);
                     }
                 }
+                Some(ev) = tcp.recv() => self.on_tcp(ev, tcp),
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     self.sfu.handle_timeout(Instant::now());
                 }
             }
             self.flush();
         }
-        tracing::debug!("media loop stopped");
     }
 
     fn on_command(&mut self, cmd: MediaCommand) {
@@ -315,6 +433,10 @@ impl MediaLoop {
                 let res = self.sfu.add_peer(now, room, peer, &label, &offer);
                 if res.is_ok() {
                     self.events.insert(peer, events);
+                    if let Some(u) = self.sfu.local_ufrag(peer) {
+                        self.routes.insert(u.to_string(), self.index);
+                        self.ufrags.insert(peer, u.to_string());
+                    }
                 }
                 let _ = reply.send(res);
             }
@@ -332,17 +454,58 @@ impl MediaLoop {
                 }
             }
             MediaCommand::ResendOffer { peer } => self.sfu.resend_offer(now, peer),
+            MediaCommand::Crash => panic!("crash requested by a test"),
             MediaCommand::Leave { peer } => {
                 let _ = self.sfu.remove_peer(now, peer);
-                self.events.remove(&peer);
+                self.forget(peer);
                 self.mute_seq.remove(&peer);
             }
         }
     }
 
-    /// Reads every datagram waiting on the socket, in batches.
+    /// Drops what the loop kept for a peer that is gone from the core.
+    fn forget(&mut self, peer: PeerId) {
+        self.events.remove(&peer);
+        if let Some(u) = self.ufrags.remove(&peer) {
+            self.routes.remove(&u);
+        }
+    }
+
+    /// An ICE-TCP event, then any others already queued (at most a batch,
+    /// so commands and timers are not starved).
+    fn on_tcp(&mut self, first: TcpEvent, queue: &mut mpsc::Receiver<TcpEvent>) {
+        let mut next = Some(first);
+        let mut n = 0;
+        while let Some(ev) = next.take() {
+            match ev {
+                TcpEvent::Open { remote, writer } => {
+                    self.tcp_conns.insert(remote, writer);
+                }
+                TcpEvent::Frame {
+                    source,
+                    destination,
+                    data,
+                } => {
+                    self.sfu.handle_receive_tcp(Instant::now(), source, destination, &data);
+                    self.flush();
+                }
+                TcpEvent::Closed { remote } => {
+                    self.tcp_conns.remove(&remote);
+                }
+            }
+            n += 1;
+            if n < MAX_EVENTS_PER_WAKE {
+                next = queue.try_recv().ok();
+            }
+        }
+    }
+
+    /// Reads what waits on the socket, at most `MAX_BATCHES_PER_WAKE`
+    /// batches: readiness stays set, so the loop comes back at once, but
+    /// commands and timers get their turn in between (a flood cannot keep
+    /// a join or a timer waiting).
     fn receive_all(&mut self, bufs: &mut [Vec<u8>], metas: &mut [RecvMeta]) {
-        loop {
+        for _ in 0..MAX_BATCHES_PER_WAKE {
             let mut slices: Vec<IoSliceMut> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
             let res = self.socket.try_io(Interest::READABLE, || {
                 self.state.recv((&self.socket).into(), &mut slices, metas)
@@ -373,6 +536,16 @@ impl MediaLoop {
     fn flush(&mut self) {
         while let Some(out) = self.sfu.poll_output() {
             match out {
+                Output::Transmit(t) if t.proto == Protocol::Tcp => {
+                    // A full queue loses this packet only, as UDP would.
+                    let sent = self
+                        .tcp_conns
+                        .get(&t.destination)
+                        .is_some_and(|w| w.try_send(t.contents.to_vec()).is_ok());
+                    if !sent {
+                        self.send_drops += 1;
+                    }
+                }
                 Output::Transmit(t) => {
                     let src_ip = Some(t.source.ip()).filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
                     let transmit = quinn_udp::Transmit {
@@ -400,7 +573,7 @@ impl MediaLoop {
                         let _ = tx.send((peer, event));
                     }
                     if closed {
-                        self.events.remove(&peer);
+                        self.forget(peer);
                     }
                 }
             }

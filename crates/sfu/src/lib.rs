@@ -26,15 +26,17 @@
 
 mod balance;
 mod drive;
+mod ice;
 pub mod layer;
 mod peer;
+mod resend;
 #[cfg(test)]
 mod sim_tests;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 mod track;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -42,12 +44,14 @@ use str0m::bwe::Bitrate;
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, FormatParams};
 use str0m::media::{Frequency, MediaKind, Pt};
+use str0m::net::TcpType;
 use str0m::net::{Protocol, Receive, Transmit};
-use str0m::{Candidate, Input, Rtc};
+use str0m::{Candidate, IceCreds, Input, Rtc};
 
 use crate::peer::Peer;
 use crate::track::TrackOut;
 
+pub use crate::ice::{stun_local_ufrag, stun_username};
 pub use crate::track::{TrackOutState, SCREEN_SUFFIX};
 pub use str0m::media::MediaKind as Kind;
 
@@ -94,6 +98,13 @@ pub const OFFER_RESEND: Duration = Duration::from_secs(10);
 /// opened for a new viewer (the usual gap is `keyframe_interval`).
 pub const NEW_VIEWER_KEYFRAME: Duration = Duration::from_millis(100);
 
+/// Remote addresses remembered per peer (UDP and TCP candidate pairs of
+/// one browser may be checked at once); bounds `by_addr`.
+pub const MAX_PEER_ADDRS: usize = 4;
+
+/// Video packets kept per stream to answer NACKs: ~2 s of the high layer.
+const VIDEO_SEND_BUFFER: usize = 300;
+
 /// Most tiles a view report may list (a room holds at most a few hundred people).
 pub const MAX_VIEW_TILES: usize = 512;
 
@@ -101,6 +112,10 @@ pub const MAX_VIEW_TILES: usize = 512;
 pub struct SfuConfig {
     /// Host candidates announced to every peer: the media socket's address(es).
     pub candidates: Vec<SocketAddr>,
+    /// ICE-TCP passive host candidates (RFC 6544), announced besides the UDP
+    /// ones for networks that block UDP. The shell frames and deframes the
+    /// TCP stream (RFC 4571) and feeds [`Sfu::handle_receive_tcp`].
+    pub tcp_candidates: Vec<SocketAddr>,
     /// Shortest interval between two keyframe requests to one published track.
     pub keyframe_interval: Duration,
     /// Initial bandwidth estimate towards each subscriber (TWCC), bits/s.
@@ -120,6 +135,7 @@ impl SfuConfig {
     pub fn new(candidates: Vec<SocketAddr>) -> Self {
         SfuConfig {
             candidates,
+            tcp_candidates: Vec::new(),
             keyframe_interval: Duration::from_millis(500),
             bwe_initial: None,
             tick: Duration::from_millis(500),
@@ -167,6 +183,10 @@ pub enum PeerEvent {
     /// The media connection ended (ICE timeout, DTLS failure or closed by the
     /// remote). The peer has been removed from the core.
     Closed(String),
+    /// Never emitted by the core: the I/O shell's media loop that held this
+    /// peer panicked and restarted with a fresh core, so the peer is gone.
+    /// The client should come back through reconnect (resume).
+    Restarted,
     /// The room's active speakers changed: their labels, loudest first.
     Speakers(Vec<String>),
     /// To a publisher: send only these simulcast layers of the video on `mid`
@@ -211,7 +231,14 @@ pub struct Sfu {
     peers: HashMap<PeerId, Peer>,
     rooms: HashMap<RoomId, Room>,
     /// Remote address -> peer, learned from datagrams a peer accepted.
-    by_addr: HashMap<SocketAddr, PeerId>,
+    by_addr: HashMap<(Protocol, SocketAddr), PeerId>,
+    /// Local ICE ufrag -> peer: STUN from a new address is routed by its
+    /// USERNAME in O(1), not by asking every peer.
+    by_ufrag: HashMap<String, PeerId>,
+    /// Peer -> its local ICE ufrag (to forget it on removal).
+    ufrags: HashMap<PeerId, String>,
+    /// Per subscriber, the mids of video copies whose resend cap is raised (`resend`).
+    rtx_tuned: HashMap<PeerId, HashSet<str0m::media::Mid>>,
     outputs: VecDeque<Output>,
     /// Peers that received input or writes and must be polled.
     dirty: Vec<PeerId>,
@@ -231,6 +258,9 @@ impl Sfu {
             peers: HashMap::new(),
             rooms: HashMap::new(),
             by_addr: HashMap::new(),
+            by_ufrag: HashMap::new(),
+            ufrags: HashMap::new(),
+            rtx_tuned: HashMap::new(),
             outputs: VecDeque::new(),
             dirty: Vec::new(),
             counters: Counters::default(),
@@ -267,9 +297,21 @@ impl Sfu {
         }
         let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| SfuError::BadSdp(e.to_string()))?;
 
-        let mut rtc = self.rtc_config().build(now);
+        // Our own credentials, so the ufrag can route STUN (see `ice`).
+        let creds = IceCreds::new();
+        let ufrag = creds.ufrag.clone();
+        let mut rtc = self.rtc_config().set_local_ice_credentials(creds).build(now);
         for addr in &self.config.candidates {
             let c = Candidate::host(*addr, "udp").map_err(|e| SfuError::Negotiation(e.to_string()))?;
+            rtc.add_local_candidate(c);
+        }
+        for addr in &self.config.tcp_candidates {
+            let c = Candidate::builder()
+                .tcp()
+                .host(*addr)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| SfuError::Negotiation(e.to_string()))?;
             rtc.add_local_candidate(c);
         }
         let answer = rtc
@@ -286,6 +328,8 @@ impl Sfu {
         }
         r.members.push(id);
         self.peers.insert(id, peer);
+        self.by_ufrag.insert(ufrag.clone(), id);
+        self.ufrags.insert(id, ufrag);
         self.next_tick.get_or_insert(now);
         self.mark_dirty(id);
         self.drive(now);
@@ -301,7 +345,7 @@ impl Sfu {
             .set_ice_lite(true)
             .clear_codecs()
             .enable_vp8(true)
-            .set_send_buffer_video(300);
+            .set_send_buffer_video(VIDEO_SEND_BUFFER);
         cfg.codec_config().add_config(
             Pt::from(111),
             None,
@@ -363,6 +407,8 @@ impl Sfu {
         check_simulcast(sdp)?;
         match peer.accept_answer(sdp) {
             Ok(opened) => {
+                let tuned = self.rtx_tuned.entry(id).or_default();
+                resend::tune(&mut peer.rtc, &peer.tracks_out, tuned, VIDEO_SEND_BUFFER);
                 if !opened.is_empty() {
                     self.pull_tick(now);
                 }
@@ -396,8 +442,15 @@ impl Sfu {
     fn detach_peer(&mut self, id: PeerId) -> Result<(), SfuError> {
         let mut peer = self.peers.remove(&id).ok_or(SfuError::UnknownPeer)?;
         peer.rtc.disconnect();
-        if let Some(addr) = peer.addr {
-            self.by_addr.remove(&addr);
+        for addr in &peer.addrs {
+            // Only if still ours: another peer may have taken the address since.
+            if self.by_addr.get(addr) == Some(&id) {
+                self.by_addr.remove(addr);
+            }
+        }
+        self.rtx_tuned.remove(&id);
+        if let Some(ufrag) = self.ufrags.remove(&id) {
+            self.by_ufrag.remove(&ufrag);
         }
         if let Some(r) = self.rooms.get_mut(&peer.room) {
             r.members.retain(|p| *p != id);
@@ -426,9 +479,31 @@ impl Sfu {
     /// peer accepted it (garbage, wrong ICE credentials, a peer already gone):
     /// such datagrams are dropped and harm nobody.
     pub fn handle_receive(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
-        let accepted = self.receive_one(now, source, destination, data);
+        let accepted = self.receive_one(now, Protocol::Udp, source, destination, data);
         self.drive(now);
         accepted
+    }
+
+    /// Feeds one RFC 4571 frame read from an ICE-TCP connection from
+    /// `source` to our passive candidate `destination`. What the peer sends
+    /// back comes out as a [`Transmit`] with `proto == Protocol::Tcp` and
+    /// `destination == source`: the shell writes it on that connection.
+    pub fn handle_receive_tcp(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> bool {
+        let accepted = self.receive_one(now, Protocol::Tcp, source, destination, data);
+        self.drive(now);
+        accepted
+    }
+
+    /// The local ICE ufrag of `id` (the first half of the USERNAME in the
+    /// binding requests its browser sends us).
+    pub fn local_ufrag(&self, id: PeerId) -> Option<&str> {
+        self.ufrags.get(&id).map(String::as_str)
     }
 
     /// Feeds a batch of datagrams (as read by one `recvmmsg`), then polls
@@ -442,7 +517,7 @@ impl Sfu {
     ) -> usize {
         let accepted = datagrams
             .into_iter()
-            .filter(|(src, dst, data)| self.receive_one(now, *src, *dst, data))
+            .filter(|(src, dst, data)| self.receive_one(now, Protocol::Udp, *src, *dst, data))
             .count();
         if self.config.poll_coalesce.is_zero() {
             self.drive(now);
@@ -454,7 +529,14 @@ impl Sfu {
 
     /// Routes one datagram to its peer and applies what that peer's events
     /// mean for others; subscribers written to are left dirty for `drive`.
-    fn receive_one(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) -> bool {
+    fn receive_one(
+        &mut self,
+        now: Instant,
+        proto: Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) -> bool {
         let Ok(contents) = data.try_into() else {
             self.counters.datagrams_unrouted += 1;
             return false;
@@ -462,7 +544,7 @@ impl Sfu {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,
@@ -470,7 +552,7 @@ impl Sfu {
         );
         let known = self
             .by_addr
-            .get(&source)
+            .get(&(proto, source))
             .copied()
             .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)));
         // Only STUN (first byte 0..=3) can introduce a new address: DTLS and
@@ -482,8 +564,13 @@ impl Sfu {
                 self.counters.datagrams_unrouted += 1;
                 return false;
             }
-            None => match self.peers.values().find(|p| p.rtc.accepts(&input)) {
-                Some(p) => p.id,
+            // A new address: the USERNAME names the peer (O(1)); its own
+            // `accepts` then checks the message integrity.
+            None => match stun_local_ufrag(data)
+                .and_then(|u| self.by_ufrag.get(u))
+                .filter(|id| self.peers.get(id).is_some_and(|p| p.rtc.accepts(&input)))
+            {
+                Some(id) => *id,
                 None => {
                     self.counters.datagrams_unrouted += 1;
                     return false;
@@ -496,11 +583,17 @@ impl Sfu {
             self.close_peer(id, format!("media input failed: {e}"));
             return true;
         }
-        if peer.addr != Some(source) {
-            if let Some(old) = peer.addr.replace(source) {
-                self.by_addr.remove(&old);
+        let key = (proto, source);
+        if peer.addrs.last() != Some(&key) {
+            peer.addrs.retain(|a| *a != key);
+            if peer.addrs.len() >= MAX_PEER_ADDRS {
+                let old = peer.addrs.remove(0);
+                if self.by_addr.get(&old) == Some(&id) {
+                    self.by_addr.remove(&old);
+                }
             }
-            self.by_addr.insert(source, id);
+            peer.addrs.push(key);
+            self.by_addr.insert(key, id);
         }
         self.poll_now(now, id);
         true

@@ -40,8 +40,10 @@ pub(crate) struct Peer {
     pub congested_until: Option<Instant>,
     /// When a video sent to this peer last stepped up.
     pub raised_at: Option<Instant>,
-    /// The remote address media comes from (the one in `Sfu::by_addr`).
-    pub addr: Option<std::net::SocketAddr>,
+    /// The remote addresses media comes from (those in `Sfu::by_addr`),
+    /// latest last: ICE may check UDP and TCP paths at once. At most
+    /// `MAX_PEER_ADDRS`.
+    pub addrs: Vec<(str0m::net::Protocol, std::net::SocketAddr)>,
     /// Audio from this peer is not forwarded (muted by a host, or not yet
     /// allowed to speak): the server enforces a mute, not the browser.
     pub audio_muted: bool,
@@ -64,7 +66,7 @@ impl Peer {
             estimate: None,
             congested_until: None,
             raised_at: None,
-            addr: None,
+            addrs: Vec::new(),
             audio_muted: false,
         }
     }

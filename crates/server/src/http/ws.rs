@@ -250,9 +250,16 @@ impl Session {
                     );
                 }
                 self.phase = Phase::Ready;
+                // TURN credentials for this session: the browser needs its ICE
+                // servers before it builds the offer it sends in `join`.
+                let mut tag = [0u8; 8];
+                rand::rng().fill_bytes(&mut tag);
+                let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+                let ice_servers = self.state.turn.ice_servers(&tag);
                 self.reply(ServerMsg::Hello {
                     version: PROTOCOL_VERSION,
                     server: format!("salon/{}", env!("CARGO_PKG_VERSION")),
+                    ice_servers,
                 });
             }
             (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),
@@ -564,7 +571,7 @@ impl Session {
         let mut layers = std::collections::HashMap::new();
         while let Ok((peer, event)) = sus.media_rx.try_recv() {
             match event {
-                PeerEvent::Closed(_) if peer == sus.peer => sus.media_alive = false,
+                PeerEvent::Closed(_) | PeerEvent::Restarted if peer == sus.peer => sus.media_alive = false,
                 PeerEvent::Layers { mid, active } if peer == sus.peer => {
                     layers.insert(mid, active);
                 }
@@ -713,6 +720,8 @@ impl Session {
             return;
         }
         match event {
+            // Its media loop restarted after a panic: as lost as a closed connection.
+            PeerEvent::Restarted => self.on_media_event(peer, PeerEvent::Closed("the media server restarted".into())),
             PeerEvent::Offer(sdp) => self.reply(ServerMsg::Offer { sdp }),
             PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
             PeerEvent::Speakers(ids) => self.reply(ServerMsg::Speakers { ids }),
