@@ -10,12 +10,16 @@
 //! - [`accounts`]: shared state of the accounts side (policy, login limits, change feed).
 //! - [`tls`]: HTTPS certificates.
 //! - [`admin`]: `salon admin ...`, the operator's commands.
+//! - [`avatar`]: avatar uploads, bounded in memory by the output (decompression bombs).
+//! - [`client_addr`]: the client address behind trusted proxies (every per-address limit).
 //!
 //! [`start`] binds everything and returns the bound addresses, so `main`
 //! stays a few lines and tests run servers on port 0 side by side.
 
 pub mod accounts;
 pub mod admin;
+pub mod avatar;
+pub mod client_addr;
 pub mod config;
 pub mod http;
 pub mod media;
@@ -45,7 +49,19 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// Accounts, sessions, friends and the tray (issue 4).
     pub accounts: Arc<accounts::Accounts>,
+    /// Per-address and per-account places of WebSockets and tray streams,
+    /// and their revocation (logout, password change, deletion).
+    pub limits: Arc<http::limits::Limits>,
+    /// `--trusted-proxy`: peers whose forwarding headers name the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
+
+/// A request must send its whole header within this, and a kept-alive
+/// connection that sends nothing is closed after it (slow-loris).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A request (body included, not a WebSocket or event stream once
+/// answered) must be handled within this.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
 pub const MAX_SESSIONS: usize = 2048;
@@ -89,6 +105,7 @@ pub struct Salon {
     /// The URL to open in a browser.
     pub url: String,
     pub media_candidates: Vec<SocketAddr>,
+    rooms: Arc<rooms::Rooms>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -118,8 +135,12 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
         secure_cookies: config.tls_enabled(),
         accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.tls_enabled())),
+        limits: Arc::new(http::limits::Limits::default()),
+        trusted_proxies: Arc::new(config.trusted_proxy.clone()),
     };
-    // With the peer address, for the per-address login limit.
+    store::expiry::spawn(state.store.clone(), state.rooms.clone(), config.room_expiry_days);
+    let rooms = state.rooms.clone();
+    // With the peer address, for the per-address limits (`client_addr.rs`).
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let listener =
@@ -147,10 +168,16 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
             .await
             .with_context(|| format!("loading TLS certificate {} and key {}", cert.display(), key.display()))?;
-        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?.handle(handle.clone());
+        let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?
+            .handle(handle.clone())
+            .first_request_timeout(HEADER_READ_TIMEOUT);
+        http_timeouts(server.http_builder());
         tokio::spawn(server.serve(app))
     } else {
-        let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+        let mut server = axum_server::from_tcp(listener)?
+            .handle(handle.clone())
+            .first_request_timeout(HEADER_READ_TIMEOUT);
+        http_timeouts(server.http_builder());
         tokio::spawn(server.serve(app))
     };
 
@@ -159,12 +186,30 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         media_addrs: media.local_addrs(),
         url,
         media_candidates: media.candidates(),
+        rooms,
         handle,
         task,
     })
 }
 
+/// Slow-loris: a connection must finish each request header within
+/// [`HEADER_READ_TIMEOUT`] (which also closes an idle kept-alive HTTP/1
+/// connection); HTTP/2 connections are pinged and closed when silent. The
+/// TLS handshake has axum-server's own 10 s limit, and a connection that
+/// sends nothing at all meets `first_request_timeout`.
+fn http_timeouts(b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    b.http1().header_read_timeout(HEADER_READ_TIMEOUT);
+    b.http2()
+        .keep_alive_interval(std::time::Duration::from_secs(20))
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+}
+
 impl Salon {
+    /// Live presence (who is in which room now).
+    pub fn rooms(&self) -> Arc<rooms::Rooms> {
+        self.rooms.clone()
+    }
+
     /// Stops accepting, lets requests finish (up to 2 s), then returns.
     pub async fn stop(self) {
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));

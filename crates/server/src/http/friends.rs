@@ -304,25 +304,21 @@ pub async fn block(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Unblocks someone (no friendship comes back by itself).
+/// Unblocks someone (no friendship comes back by itself). Idempotent, and
+/// the same `204` whether the name exists, is blocked, or blocked me: the
+/// answer tells nothing about anyone else.
 #[utoipa::path(delete, path = "/api/blocks/{username}", tag = "friends", params(("username" = String, Path)),
-    responses((status = 204, description = "unblocked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "not blocked (any more)"), (status = 401, body = ErrorBody)))]
 pub async fn unblock(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(username): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let me = auth::require_account(&state, &headers).await?;
-    let Some(o) = state.store.account_by_username(&username).await.map_err(db)? else {
-        return Err(user_not_found());
-    };
-    if !state.store.unblock(&me.id, &o.id).await.map_err(db)? {
-        return Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "not_blocked",
-            "this person is not blocked",
-        ));
+    if let Some(o) = state.store.account_by_username(&username).await.map_err(db)? {
+        if state.store.unblock(&me.id, &o.id).await.map_err(db)? {
+            state.accounts.changed();
+        }
     }
-    state.accounts.changed();
     Ok(StatusCode::NO_CONTENT)
 }

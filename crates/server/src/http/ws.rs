@@ -26,8 +26,15 @@ use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerM
 use crate::rooms::{EnterError, Entered, Entrant, Entry, MemberAccount};
 use crate::AppState;
 
-/// The client pings every 5 s; silence this long means the peer is gone.
+/// The client sends `ping` every 5 s; silence this long means the peer is
+/// gone. Only protocol messages count: the automatic WebSocket pong does
+/// not, or a socket that never speaks would live for ever.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
+/// A session must say `hello` this soon after the upgrade...
+pub const HELLO_DEADLINE: Duration = Duration::from_secs(10);
+/// ...and then join (or wait in a waiting room) this soon, so idle sockets
+/// give their places back.
+pub const JOIN_DEADLINE: Duration = Duration::from_secs(120);
 const SERVER_PING: Duration = Duration::from_secs(4);
 /// A client that accepts nothing for this long is gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,12 +84,14 @@ struct Session {
     last_limit_error: Option<Instant>,
 }
 
-/// Runs one session; `_permit` holds its place under the session cap until it ends.
+/// Runs one session; `places` holds its places under the session caps
+/// (global, per address, per account) until it ends, and ends it when its
+/// account's session is revoked (logout, password change, deletion).
 pub async fn run(
     socket: WebSocket,
     state: AppState,
     device: Device,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    places: (tokio::sync::OwnedSemaphorePermit, super::limits::Place),
     account: Option<crate::store::Account>,
 ) {
     let (mut sink, mut stream) = socket.split();
@@ -101,14 +110,19 @@ pub async fn run(
         reports: 0,
         last_limit_error: None,
     };
-    let mut last_seen = Instant::now();
+    let started = Instant::now();
+    let mut last_seen = started;
+    // When the session last entered `Ready` (after hello, or after leaving).
+    let mut ready_since: Option<Instant> = None;
     let mut ping = tokio::time::interval(SERVER_PING);
 
     loop {
         tokio::select! {
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break };
-                last_seen = Instant::now();
+                if matches!(frame, Message::Text(_) | Message::Binary(_)) {
+                    last_seen = Instant::now();
+                }
                 match frame {
                     Message::Text(text) => s.on_text(text.as_str()).await,
                     Message::Binary(_) => s.reply(ServerMsg::error(ErrorCode::BadMessage, "binary messages are not part of the protocol")),
@@ -125,9 +139,26 @@ pub async fn run(
                 s.after_sent(&msg).await;
             }
             Some((peer, event)) = media_rx.recv() => s.on_media_event(peer, event),
+            _ = places.1.revoked() => {
+                tracing::debug!("signaling session revoked (signed out)");
+                let _ = send_within(&mut sink, Message::Close(None)).await;
+                break;
+            }
             _ = ping.tick() => {
                 if last_seen.elapsed() > IDLE_TIMEOUT {
                     tracing::debug!("signaling session timed out");
+                    break;
+                }
+                let late = match s.phase {
+                    Phase::Greeting => started.elapsed() > HELLO_DEADLINE,
+                    Phase::Ready => ready_since.get_or_insert_with(Instant::now).elapsed() > JOIN_DEADLINE,
+                    Phase::Waiting { .. } | Phase::Joined(_) => {
+                        ready_since = None;
+                        false
+                    }
+                };
+                if late {
+                    tracing::debug!("signaling session closed: no hello or join in time");
                     break;
                 }
                 if !send_within(&mut sink, Message::Ping(Default::default())).await {

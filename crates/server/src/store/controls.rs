@@ -100,6 +100,28 @@ pub struct RosterEntry {
 /// Most invites per room.
 pub const MAX_INVITES: i64 = 200;
 
+/// Writes a room's schedule on `conn` (a transaction when creating the room).
+pub(super) async fn insert_schedule(
+    conn: &mut sqlx::SqliteConnection,
+    room: &str,
+    s: &Schedule,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO schedules \
+         (room_id, title, description, starts_at, duration_min, opens_before_min) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(room)
+    .bind(&s.title)
+    .bind(&s.description)
+    .bind(s.starts_at)
+    .bind(s.duration_min)
+    .bind(s.opens_before_min)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Gives a room created by a signed-in person to their account (issue 4).
     pub async fn set_owner(&self, room: &str, owner: &str, visibility: super::Visibility) -> Result<(), sqlx::Error> {
@@ -157,27 +179,28 @@ impl Store {
     }
 
     /// Adds a person to the roster; `None` when the roster is full.
+    ///
+    /// The count and the insert are one statement: SQLite runs it under its
+    /// write lock, so concurrent requests cannot pass the limit together.
     pub async fn create_invite(&self, room: &str, label: &str) -> Result<Option<Invite>, sqlx::Error> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM room_invites WHERE room_id = ?")
-            .bind(room)
-            .fetch_one(&self.pool)
-            .await?;
-        if count >= MAX_INVITES {
-            return Ok(None);
-        }
         let invite = Invite {
             token: new_room_id(),
             label: label.to_string(),
             created_at: unix_now(),
         };
-        sqlx::query("INSERT INTO room_invites (token, room_id, label, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&invite.token)
-            .bind(room)
-            .bind(&invite.label)
-            .bind(invite.created_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(Some(invite))
+        let r = sqlx::query(
+            "INSERT INTO room_invites (token, room_id, label, created_at) SELECT ?, ?, ?, ? \
+             WHERE (SELECT COUNT(*) FROM room_invites WHERE room_id = ?) < ?",
+        )
+        .bind(&invite.token)
+        .bind(room)
+        .bind(&invite.label)
+        .bind(invite.created_at)
+        .bind(room)
+        .bind(MAX_INVITES)
+        .execute(&self.pool)
+        .await?;
+        Ok((r.rows_affected() > 0).then_some(invite))
     }
 
     pub async fn invites(&self, room: &str) -> Result<Vec<Invite>, sqlx::Error> {
@@ -218,20 +241,22 @@ impl Store {
 
     /// Puts an account on the roster; `false` when the roster is full.
     pub async fn add_to_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM room_roster WHERE room_id = ?")
-            .bind(room)
-            .fetch_one(&self.pool)
-            .await?;
-        if count >= MAX_INVITES {
-            return Ok(false);
+        // One statement: the count and the insert cannot be split by a concurrent request.
+        let r = sqlx::query(
+            "INSERT OR IGNORE INTO room_roster (room_id, account_id, created_at) SELECT ?, ?, ? \
+             WHERE (SELECT COUNT(*) FROM room_roster WHERE room_id = ?) < ?",
+        )
+        .bind(room)
+        .bind(account)
+        .bind(unix_now())
+        .bind(room)
+        .bind(MAX_INVITES)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() > 0 {
+            return Ok(true);
         }
-        sqlx::query("INSERT OR IGNORE INTO room_roster (room_id, account_id, created_at) VALUES (?, ?, ?)")
-            .bind(room)
-            .bind(account)
-            .bind(unix_now())
-            .execute(&self.pool)
-            .await?;
-        Ok(true)
+        self.on_roster(room, account).await
     }
 
     pub async fn remove_from_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
@@ -272,19 +297,8 @@ impl Store {
                     .await?;
             }
             Some(s) => {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO schedules \
-                     (room_id, title, description, starts_at, duration_min, opens_before_min) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(room)
-                .bind(&s.title)
-                .bind(&s.description)
-                .bind(s.starts_at)
-                .bind(s.duration_min)
-                .bind(s.opens_before_min)
-                .execute(&self.pool)
-                .await?;
+                let mut conn = self.pool.acquire().await?;
+                insert_schedule(&mut conn, room, s).await?;
             }
         }
         Ok(())

@@ -115,6 +115,7 @@ async fn state_changes_from_other_sites_are_refused() {
         addr: w.addr,
         cookie: w.cookie.clone(),
         device: w.device.clone(),
+        from: None,
     };
     for (method, path) in [
         ("POST", "/api/session"),
