@@ -34,6 +34,31 @@ pub const WS_PER_ACCOUNT: usize = 32;
 pub const SSE_PER_ADDR: usize = 32;
 pub const SSE_PER_ACCOUNT: usize = 8;
 
+/// Largest request body of any route (the avatar's 1 MiB and a little);
+/// each route has its own, smaller `DefaultBodyLimit` (16 KiB of JSON).
+pub const MAX_BODY_BYTES: usize = super::accounts::MAX_AVATAR_BYTES + 4096;
+
+/// Refuses a request whose declared `Content-Length` exceeds
+/// [`MAX_BODY_BYTES`] before reading any of it, with the JSON error every
+/// other refusal has (tower-http's limit then bounds chunked bodies).
+pub async fn declared_body_size(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return AppError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("a request body is at most {MAX_BODY_BYTES} bytes"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// Open things per key, with a cap.
 pub struct Counter<K> {
     cap: usize,

@@ -63,9 +63,8 @@ pub fn app(state: AppState) -> Router {
         // Per route: 16 KiB of JSON (the avatar route sets its own 1 MiB);
         // the outer cap refuses any larger Content-Length before reading.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(
-            accounts::MAX_AVATAR_BYTES + 4096,
-        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limits::declared_body_size))
         // A request, its body included, is answered within 30 s (a slow
         // body cannot hold a task); WebSockets and event streams are
         // answered at once and live on outside this.

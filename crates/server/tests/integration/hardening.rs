@@ -484,11 +484,11 @@ async fn tray_streams_are_capped_per_account() {
 #[tokio::test]
 async fn unblocking_answers_the_same_whoever_the_target_is() {
     let server = spawn_server_with(|c| c.room_creation = RoomCreation::Accounts).await;
-    let mut me = Web::sign_up(&server, "Me").await;
+    let mut me = Web::sign_up(&server, "Mine").await;
     let mut blocker = Web::sign_up(&server, "Blocker").await;
     let _plain = Web::sign_up(&server, "Plain").await;
     let _blocked = Web::sign_up(&server, "Blocked").await;
-    let (s, _) = blocker.call("POST", "/api/blocks", json!({"username":"me"})).await;
+    let (s, _) = blocker.call("POST", "/api/blocks", json!({"username":"mine"})).await;
     assert_eq!(s, 204);
     let (s, _) = me.call("POST", "/api/blocks", json!({"username":"blocked"})).await;
     assert_eq!(s, 204);
