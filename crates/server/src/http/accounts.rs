@@ -72,7 +72,7 @@ pub struct SignUp {
     pub username: String,
     /// 1 to 40 characters.
     pub display_name: String,
-    /// At least 8 characters.
+    /// 8 to 128 characters.
     pub password: String,
 }
 
@@ -314,7 +314,9 @@ pub async fn update_profile(
 /// Changes my password; my other sessions end.
 #[utoipa::path(put, path = "/api/account/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 204, description = "changed"), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody)))]
+              (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody, description = "wrong_password"),
+              (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
     Extension(addr): Extension<ClientAddr>,
@@ -358,7 +360,7 @@ async fn confirm_password(state: &AppState, a: &Account, addr: ClientAddr, passw
 /// Deletes my account with its rooms, friendships, requests and blocks.
 #[utoipa::path(delete, path = "/api/account", tag = "accounts", request_body = DeleteAccount,
     responses((status = 204, description = "deleted"), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+              (status = 403, body = super::openapi::ErrorBody), (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn delete_account(
     State(state): State<AppState>,
     Extension(addr): Extension<ClientAddr>,
@@ -380,7 +382,8 @@ pub async fn delete_account(
 #[utoipa::path(put, path = "/api/account/avatar", tag = "accounts",
     request_body(content = Vec<u8>, content_type = "image/png", description = "PNG, JPEG or WebP, at most 1 MiB"),
     responses((status = 200, body = Me), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody)))]
+              (status = 401, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody),
+              (status = 429, body = super::openapi::ErrorBody, description = "rate_limited: 10 uploads, then one every 10 s")))]
 pub async fn upload_avatar(
     State(state): State<AppState>,
     headers: HeaderMap,

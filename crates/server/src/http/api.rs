@@ -228,7 +228,7 @@ pub async fn put_settings(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvite {
-    /// Who it is for, e.g. a client's name (1 to 80 characters).
+    /// Who it is for, e.g. a client's name (1 to 40 characters).
     pub label: String,
 }
 

@@ -62,6 +62,7 @@ pub struct FriendsView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The exact username (any case).
     pub username: String,

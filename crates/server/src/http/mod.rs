@@ -13,6 +13,7 @@ mod friends;
 pub mod limits;
 pub mod openapi;
 mod owned_rooms;
+mod patterns;
 pub mod schedule;
 pub mod tray;
 pub mod ws;

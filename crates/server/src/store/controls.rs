@@ -27,16 +27,35 @@ pub struct Schedule {
     #[serde(default)]
     pub description: String,
     /// Unix seconds.
+    #[serde(deserialize_with = "integer")]
     pub starts_at: i64,
+    #[serde(deserialize_with = "integer")]
     pub duration_min: i64,
     /// The room opens to participants this many minutes before the start.
-    #[serde(default = "default_opens_before")]
+    #[serde(default = "default_opens_before", deserialize_with = "integer")]
     pub opens_before_min: i64,
 }
 
 fn default_opens_before() -> i64 {
     10
 }
+
+/// A JSON integer, also written as an integral float (`60.0`): JSON Schema
+/// calls both an integer, and so do some clients.
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // In range and integral: the cast is exact.
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!("{n} is not an integer"))),
+    }
+}
+
+/// Seconds in a day.
+const DAY: i64 = 86_400;
 
 impl Schedule {
     /// Checks and trims a schedule from the network.
@@ -58,10 +77,19 @@ impl Schedule {
         if !(0..=120).contains(&self.opens_before_min) {
             return Err("the room may open 0 to 120 minutes early");
         }
-        if self.starts_at < now - 86_400 || self.starts_at > now + 2 * 365 * 86_400 {
+        let (earliest, latest) = Schedule::start_window(now);
+        if self.starts_at < earliest || self.starts_at > latest {
             return Err("the start must be within the next two years");
         }
         Ok(self)
+    }
+
+    /// The earliest and latest `starts_at` accepted at `now`: from the start
+    /// of yesterday (UTC) to two years after the start of today. Whole days,
+    /// so the OpenAPI document can state the same bounds (they move once a day).
+    pub fn start_window(now: i64) -> (i64, i64) {
+        let today = now - now.rem_euclid(DAY);
+        (today - DAY, today + 2 * 365 * DAY)
     }
 
     /// When participants may enter (unix seconds).
