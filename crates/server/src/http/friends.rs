@@ -110,7 +110,8 @@ fn relation(me: &Account, o: &Account, r: crate::store::Relation) -> Relation {
 
 /// Finds a person by exact username.
 #[utoipa::path(get, path = "/api/users", tag = "friends", params(SearchQuery),
-    responses((status = 200, body = Person), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Person), (status = 400, body = ErrorBody, description = "bad_request: no username"),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -64,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         // Per route: 16 KiB of JSON (the avatar route sets its own 1 MiB);
         // the outer cap refuses any larger Content-Length before reading.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn(limits::json_objects_only))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
         .layer(middleware::from_fn(limits::declared_body_size))
         // A request, its body included, is answered within 30 s (a slow
