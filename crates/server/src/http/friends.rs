@@ -164,7 +164,8 @@ pub async fn request(
     let (o, rel) = other(&state, &me, &body.username).await?;
     if o.id == me.id {
         return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
+            // 409: the request is well formed; it conflicts with who is asking.
+            StatusCode::CONFLICT,
             "self_request",
             "you cannot befriend yourself",
         ));
@@ -282,7 +283,7 @@ pub async fn unfriend(
 /// longer see my rooms, join a room I am in, or send me requests.
 #[utoipa::path(post, path = "/api/blocks", tag = "friends", request_body = UsernameBody,
     responses((status = 204, description = "blocked"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "self_block")))]
 pub async fn block(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -296,7 +297,8 @@ pub async fn block(
     };
     if o.id == me.id {
         return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
+            // 409: the request is well formed; it conflicts with who is asking.
+            StatusCode::CONFLICT,
             "self_block",
             "you cannot block yourself",
         ));

@@ -452,7 +452,7 @@ async fn blocking_hides_both_ways_and_stops_requests() {
     );
     assert_eq!(
         alice.call("POST", "/api/blocks", json!({"username":"alice"})).await.0,
-        400
+        409
     );
     assert_eq!(alice.call("DELETE", "/api/blocks/dave", Value::Null).await.0, 204);
     // Idempotent: the same answer again (and for anyone, see hardening.rs).

@@ -84,7 +84,28 @@ impl Web {
     }
 
     pub async fn raw(&mut self, method: &str, path: &str, body: &[u8], content_type: &str, extra: &str) -> Resp {
-        let mut s = self.connect().await;
+        self.try_raw(method, path, body, content_type, extra)
+            .await
+            .expect("a complete HTTP answer")
+    }
+
+    /// Like `raw`, but None when the connection fails or the answer is cut.
+    pub async fn try_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        extra: &str,
+    ) -> Option<Resp> {
+        let mut s = match self.from {
+            Some(ip) => {
+                let sock = tokio::net::TcpSocket::new_v4().ok()?;
+                sock.bind(SocketAddr::new(ip, 0)).ok()?;
+                sock.connect(self.addr).await.ok()?
+            }
+            None => TcpStream::connect(self.addr).await.ok()?,
+        };
         let cookie = self
             .cookie_header()
             .map(|c| format!("Cookie: {c}\r\n"))
@@ -100,11 +121,11 @@ impl Web {
             self.addr,
             body.len()
         );
-        s.write_all(head.as_bytes()).await.expect("write");
-        s.write_all(body).await.expect("write body");
+        s.write_all(head.as_bytes()).await.ok()?;
+        s.write_all(body).await.ok()?;
         let mut out = Vec::new();
-        s.read_to_end(&mut out).await.expect("read");
-        let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+        s.read_to_end(&mut out).await.ok()?;
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
         let headers = String::from_utf8_lossy(&out[..split]).to_string();
         let status = headers
             .split_whitespace()
@@ -124,7 +145,7 @@ impl Web {
                 self.device = Some(v.to_string());
             }
         }
-        r
+        Some(r)
     }
 
     /// The Cookie header a browser with this profile sends.
