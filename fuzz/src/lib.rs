@@ -64,6 +64,8 @@ struct Rig {
     sfu: Sfu,
     peer_addr: SocketAddr,
     now: Instant,
+    /// ICE and DTLS completed (so the datagram paths past them are reached).
+    connected: bool,
 }
 
 fn rig() -> Rig {
@@ -98,7 +100,13 @@ fn rig() -> Rig {
         }
         now += Duration::from_millis(10);
     }
-    Rig { sfu, peer_addr, now }
+    let connected = peer.connected;
+    Rig {
+        sfu,
+        peer_addr,
+        now,
+        connected,
+    }
 }
 
 thread_local! {
@@ -108,7 +116,9 @@ thread_local! {
 /// Datagrams into `Sfu::handle_receive`: the first byte picks the source
 /// (the connected peer, or a stranger), the rest is the datagram.
 pub fn datagram(data: &[u8]) {
-    let Some((&pick, payload)) = data.split_first() else { return };
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
     RIG.with(|r| {
         let mut r = r.borrow_mut();
         let rig = r.get_or_insert_with(rig);
@@ -142,7 +152,9 @@ pub fn avatar(data: &[u8]) {
 /// Schedules from the API (JSON), validated, then written as an .ics file:
 /// every content line is folded to at most 75 octets and ends with CRLF.
 pub fn schedule(data: &[u8]) {
-    let Ok(s) = serde_json::from_slice::<salon::store::Schedule>(data) else { return };
+    let Ok(s) = serde_json::from_slice::<salon::store::Schedule>(data) else {
+        return;
+    };
     let now = 1_800_000_000;
     let Ok(s) = s.validated(now) else { return };
     let ics = salon::http::schedule::calendar(&s, "https://salon.example/r/abc", "uid@salon", now);
@@ -159,7 +171,9 @@ mod replay {
     //! every crash AFL ever found (each kept as a regression test).
 
     fn replay(target: &str, f: fn(&[u8])) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus")
+            .join(target);
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).expect("corpus dir") {
             let path = entry.expect("entry").path();
@@ -194,7 +208,8 @@ mod replay {
             ("luma_300x100.png", image::DynamicImage::new_luma8(300, 100)),
         ] {
             let mut out = Vec::new();
-            img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+            img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+                .unwrap();
             std::fs::write(dir.join("avatar").join(name), out).unwrap();
         }
         let mut jpg = Vec::new();
@@ -202,6 +217,11 @@ mod replay {
             .write_to(&mut std::io::Cursor::new(&mut jpg), image::ImageFormat::Jpeg)
             .unwrap();
         std::fs::write(dir.join("avatar/small.jpg"), jpg).unwrap();
+    }
+
+    #[test]
+    fn the_datagram_rig_connects() {
+        assert!(super::rig().connected, "ICE and DTLS complete in memory");
     }
 
     #[test]

@@ -12,7 +12,10 @@
 //! This crate parses network input, so (as str0m does) it denies `unwrap`,
 //! unchecked indexing and unchecked arithmetic outside tests; each allowed
 //! exception carries a comment saying why it cannot fail.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 use serde::{Deserialize, Serialize};
 

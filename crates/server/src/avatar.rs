@@ -110,7 +110,8 @@ mod tests {
 
     fn png(img: DynamicImage) -> Vec<u8> {
         let mut out = Vec::new();
-        img.write_to(&mut std::io::Cursor::new(&mut out), ImageFormat::Png).unwrap();
+        img.write_to(&mut std::io::Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
         out
     }
 
@@ -129,6 +130,9 @@ mod tests {
             assert_eq!((img.width(), img.height()), (AVATAR_SIZE, AVATAR_SIZE));
         }
         assert_eq!(reencode(b"GIF89a...."), Err(AvatarError::Format));
-        assert!(matches!(reencode(b"\x89PNG\r\n\x1a\nxx"), Err(AvatarError::Unreadable(_))));
+        assert!(matches!(
+            reencode(b"\x89PNG\r\n\x1a\nxx"),
+            Err(AvatarError::Unreadable(_))
+        ));
     }
 }

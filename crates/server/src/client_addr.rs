@@ -146,7 +146,10 @@ mod tests {
         let h = headers(&[("forwarded", "for=1.1.1.1, for=\"[2001:db8::7]:443\";proto=https")]);
         assert_eq!(client_ip(ip("::1"), &h, &trusted), ip("2001:db8::7"));
         // Forwarded wins over X-Forwarded-For.
-        let h = headers(&[("forwarded", "for=192.0.2.60;by=10.0.0.1"), ("x-forwarded-for", "7.7.7.7")]);
+        let h = headers(&[
+            ("forwarded", "for=192.0.2.60;by=10.0.0.1"),
+            ("x-forwarded-for", "7.7.7.7"),
+        ]);
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("192.0.2.60"));
         // No header: the proxy itself.
         assert_eq!(client_ip(ip("10.0.0.1"), &HeaderMap::new(), &trusted), ip("10.0.0.1"));
@@ -154,12 +157,19 @@ mod tests {
         let h = headers(&[("forwarded", "for=192.0.2.1, for=_hidden")]);
         assert_eq!(client_ip(ip("10.0.0.1"), &h, &trusted), ip("10.0.0.1"));
         // Garbage does not panic.
-        let h = headers(&[("x-forwarded-for", "[[[, ,,:::"), ("forwarded", "for=\"[::1"), ("forwarded", ";;==")]);
+        let h = headers(&[
+            ("x-forwarded-for", "[[[, ,,:::"),
+            ("forwarded", "for=\"[::1"),
+            ("forwarded", ";;=="),
+        ]);
         let _ = client_ip(ip("10.0.0.1"), &h, &trusted);
     }
 
     #[test]
     fn mapped_ipv4_is_ipv4() {
-        assert_eq!(client_ip(ip("::ffff:127.0.0.2"), &HeaderMap::new(), &[]), ip("127.0.0.2"));
+        assert_eq!(
+            client_ip(ip("::ffff:127.0.0.2"), &HeaderMap::new(), &[]),
+            ip("127.0.0.2")
+        );
     }
 }

@@ -77,8 +77,12 @@ pub async fn json_objects_only(req: axum::extract::Request, next: axum::middlewa
     let bytes = match axum::body::to_bytes(body, 16 * 1024).await {
         Ok(b) => b,
         Err(_) => {
-            return AppError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "a JSON body is at most 16 KiB")
-                .into_response()
+            return AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "a JSON body is at most 16 KiB",
+            )
+            .into_response()
         }
     };
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());

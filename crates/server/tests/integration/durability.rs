@@ -79,7 +79,9 @@ async fn kill_9_during_writes_loses_no_committed_account_room_or_friendship() {
                 let name = format!("w{w}u{i}");
                 let mut me = web(());
                 let body = json!({"username": name, "display_name": name, "password": "correct horse"});
-                let Some((s, _)) = try_call(&mut me, "POST", "/api/accounts", body).await else { break };
+                let Some((s, _)) = try_call(&mut me, "POST", "/api/accounts", body).await else {
+                    break;
+                };
                 if s != 201 {
                     continue;
                 }
@@ -131,7 +133,10 @@ async fn kill_9_during_writes_loses_no_committed_account_room_or_friendship() {
         done.friendships.len()
     );
     for name in &done.accounts {
-        assert!(store.account_by_username(name).await.unwrap().is_some(), "account {name} survived");
+        assert!(
+            store.account_by_username(name).await.unwrap().is_some(),
+            "account {name} survived"
+        );
     }
     for id in &done.rooms {
         assert!(store.room(id).await.unwrap().is_some(), "room {id} survived");
@@ -139,7 +144,10 @@ async fn kill_9_during_writes_loses_no_committed_account_room_or_friendship() {
     for (a, b) in &done.friendships {
         let a = store.account_by_username(a).await.unwrap().expect("a");
         let b = store.account_by_username(b).await.unwrap().expect("b");
-        assert!(store.relation(&a.id, &b.id).await.unwrap().friends, "friendship {a:?}-{b:?} survived");
+        assert!(
+            store.relation(&a.id, &b.id).await.unwrap().friends,
+            "friendship {a:?}-{b:?} survived"
+        );
     }
     println!(
         "kill -9 after {} accounts, {} rooms, {} friendships answered 2xx: all there after restart",
@@ -151,7 +159,11 @@ async fn kill_9_during_writes_loses_no_committed_account_room_or_friendship() {
 
 /// One call that may fail because the server was killed (None then).
 async fn try_call(w: &mut Web, method: &str, path: &str, body: serde_json::Value) -> Option<(u16, serde_json::Value)> {
-    let body = if body.is_null() { String::new() } else { body.to_string() };
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
     let r = tokio::time::timeout(
         Duration::from_secs(5),
         w.try_raw(method, path, body.as_bytes(), "application/json", ""),

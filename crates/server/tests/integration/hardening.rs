@@ -73,7 +73,11 @@ async fn avatar_bomb_is_refused_before_decoding_and_memory_stays_bounded() {
     let small = png(image::DynamicImage::new_rgb8(32, 32));
     let mut statuses = Vec::new();
     for _ in 0..15 {
-        statuses.push(w.raw("PUT", "/api/account/avatar", &small, "image/png", "").await.status);
+        statuses.push(
+            w.raw("PUT", "/api/account/avatar", &small, "image/png", "")
+                .await
+                .status,
+        );
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
@@ -151,16 +155,21 @@ async fn slow_loris_is_cut_and_does_not_stop_others() {
     let mut buf = [0u8; 512];
     let n = s.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).contains("200 OK"));
-    assert!(closed_by_server(&mut s, Duration::from_secs(20)).await, "idle keep-alive closed");
+    assert!(
+        closed_by_server(&mut s, Duration::from_secs(20)).await,
+        "idle keep-alive closed"
+    );
 }
 
 #[tokio::test]
 async fn huge_bodies_are_refused_before_reading() {
     let server = spawn_server().await;
     let mut s = connect_from(server.http(), ip("127.0.0.1")).await;
-    s.write_all(b"POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{")
-        .await
-        .unwrap();
+    s.write_all(
+        b"POST /api/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
         .await
@@ -259,7 +268,10 @@ async fn one_address_shuts_nobody_out() {
         }
     });
     let joined = futures_util::future::join_all(joins).await;
-    let inside = joined.iter().filter(|(_, m)| matches!(m, ServerMsg::Joined { .. })).count();
+    let inside = joined
+        .iter()
+        .filter(|(_, m)| matches!(m, ServerMsg::Joined { .. }))
+        .count();
     assert_eq!(inside, 200, "the flood itself was let in (4 rooms of 50)");
     let took = sign_in_create_and_join(&server, "127.0.0.1", "owner").await;
     println!(
@@ -292,7 +304,15 @@ async fn a_full_room_takes_exactly_its_places() {
         .count();
     let full = results
         .iter()
-        .filter(|(_, m)| matches!(m, ServerMsg::Error { code: ErrorCode::RoomFull, .. }))
+        .filter(|(_, m)| {
+            matches!(
+                m,
+                ServerMsg::Error {
+                    code: ErrorCode::RoomFull,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!((joined, full), (50, 150));
 }
@@ -311,14 +331,20 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         async move {
             let mut w = Web::new_from(server, from);
             let extra = format!("X-Forwarded-For: {xff}\r\n");
-            w.raw("POST", "/api/rooms", b"{}", "application/json", &extra).await.status
+            w.raw("POST", "/api/rooms", b"{}", "application/json", &extra)
+                .await
+                .status
         }
     };
     for _ in 0..100 {
         assert_eq!(create("127.0.0.9", "198.51.100.1").await, 201);
     }
     assert_eq!(create("127.0.0.9", "198.51.100.1").await, 429, "that client is limited");
-    assert_eq!(create("127.0.0.9", "198.51.100.2").await, 201, "another client behind the proxy is not");
+    assert_eq!(
+        create("127.0.0.9", "198.51.100.2").await,
+        201,
+        "another client behind the proxy is not"
+    );
     // From an untrusted peer the header is ignored: changing it does not help.
     for _ in 0..100 {
         assert_eq!(create("127.0.0.10", "203.0.113.1").await, 201);
@@ -372,7 +398,10 @@ async fn idle_rooms_expire_with_their_invites() {
     .await;
     let live = create_room(&server).await;
     let mut inside = Signal::hello(&server).await;
-    assert!(matches!(join(&mut inside, &live, "Ann").await, ServerMsg::Joined { .. }));
+    assert!(matches!(
+        join(&mut inside, &live, "Ann").await,
+        ServerMsg::Joined { .. }
+    ));
 
     // A second handle on the same database plays the passing of 100 days.
     let store = salon::store::Store::open(server.dir.path()).await.unwrap();
@@ -391,7 +420,10 @@ async fn idle_rooms_expire_with_their_invites() {
     assert_eq!(status(recent).await, 200);
     assert_eq!(status(scheduled).await, 200, "a session ahead is not idle");
     assert_eq!(status(live).await, 200, "people inside now: not idle");
-    assert!(store.invites(&idle).await.unwrap().is_empty(), "its invites went with it");
+    assert!(
+        store.invites(&idle).await.unwrap().is_empty(),
+        "its invites went with it"
+    );
 }
 
 #[tokio::test]
@@ -402,7 +434,11 @@ async fn an_attacker_elsewhere_cannot_lock_the_owner_out() {
     let mut refused = false;
     for _ in 0..12 {
         let (s, _) = attacker
-            .call("POST", "/api/session", json!({"username":"alice","password":"guess guess"}))
+            .call(
+                "POST",
+                "/api/session",
+                json!({"username":"alice","password":"guess guess"}),
+            )
             .await;
         refused |= s == 429;
     }
@@ -410,10 +446,17 @@ async fn an_attacker_elsewhere_cannot_lock_the_owner_out() {
     let mut owner = Web::new_from(&server, "127.0.0.1");
     let t = Instant::now();
     let (s, v) = owner
-        .call("POST", "/api/session", json!({"username":"alice","password":"correct horse"}))
+        .call(
+            "POST",
+            "/api/session",
+            json!({"username":"alice","password":"correct horse"}),
+        )
         .await;
     assert_eq!(s, 200, "the owner signs in from their own address: {v}");
-    println!("owner signed in under attack in {:?} (delayed, not locked)", t.elapsed());
+    println!(
+        "owner signed in under attack in {:?} (delayed, not locked)",
+        t.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -423,7 +466,11 @@ async fn logout_password_change_and_deletion_close_live_connections() {
     // A second session of the same account (another browser).
     let mut other = Web::new(&server);
     let (s, _) = other
-        .call("POST", "/api/session", json!({"username":"alice","password":"correct horse"}))
+        .call(
+            "POST",
+            "/api/session",
+            json!({"username":"alice","password":"correct horse"}),
+        )
         .await;
     assert_eq!(s, 200);
 
@@ -434,12 +481,19 @@ async fn logout_password_change_and_deletion_close_live_connections() {
     let mut ws_other = other.signal().await;
     let (s, _) = alice.call("DELETE", "/api/session", Value::Null).await;
     assert_eq!(s, 204);
-    assert!(ws_closed_within(&mut ws, Duration::from_secs(2)).await, "logout closes the socket");
+    assert!(
+        ws_closed_within(&mut ws, Duration::from_secs(2)).await,
+        "logout closes the socket"
+    );
     assert!(tray.closed_within(2).await, "logout ends the tray stream");
 
     // A password change from `alice` (signed in again) ends `other`'s.
     let (s, _) = alice
-        .call("POST", "/api/session", json!({"username":"alice","password":"correct horse"}))
+        .call(
+            "POST",
+            "/api/session",
+            json!({"username":"alice","password":"correct horse"}),
+        )
         .await;
     assert_eq!(s, 200);
     let mut ws_mine = alice.signal().await;
@@ -512,9 +566,15 @@ async fn the_invite_limit_holds_under_concurrent_requests() {
     let tries = (0..260).map(|i| {
         let (server, path, host) = (&server, path.clone(), host.clone());
         async move {
-            http(server.http(), "POST", &path, &format!(r#"{{"label":"p{i}"}}"#), &cookie(&host))
-                .await
-                .0
+            http(
+                server.http(),
+                "POST",
+                &path,
+                &format!(r#"{{"label":"p{i}"}}"#),
+                &cookie(&host),
+            )
+            .await
+            .0
         }
     });
     let statuses = futures_util::future::join_all(tries).await;
