@@ -124,7 +124,7 @@ async fn kill_9_during_writes_loses_no_committed_account_room_or_friendship() {
     let _ = child.wait();
     // ...and every answered write is in the database.
     let store = salon::store::Store::open(dir.path()).await.expect("reopens");
-    let done = done.lock().unwrap();
+    let done = std::mem::take(&mut *done.lock().unwrap());
     assert!(
         done.accounts.len() >= 10 && !done.rooms.is_empty() && !done.friendships.is_empty(),
         "the test wrote something: {} accounts, {} rooms, {} friendships",
