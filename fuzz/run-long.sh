@@ -13,7 +13,11 @@ TARGETS="${*:-client_msg sdp datagram avatar schedule}"
 OUT="${FUZZ_OUT:-$PWD/fuzz/out}"
 MAX_SECS="${FUZZ_SECS:-1800}"
 cargo afl --version >/dev/null || { echo "needs cargo-afl: cargo install cargo-afl; and Debian's afl++"; exit 1; }
-cargo afl build -p salon-fuzz --features afl --bins
+# First use: cargo-afl builds its AFL++ runtime once.
+cargo afl build -p salon-fuzz --features afl --bins || {
+  cargo afl config --build --force
+  cargo afl build -p salon-fuzz --features afl --bins
+}
 for t in $TARGETS; do
   mkdir -p "$OUT"
   AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \

@@ -17,7 +17,11 @@ if ! cargo afl --version >/dev/null 2>&1; then
 fi
 # A separate target dir: instrumented builds must not mix with normal ones.
 export CARGO_TARGET_DIR="$CARGO_TARGET_DIR/afl"
-cargo afl build -p salon-fuzz --features afl --bins
+# First use: cargo-afl builds its AFL++ runtime once.
+cargo afl build -p salon-fuzz --features afl --bins || {
+  cargo afl config --build --force
+  cargo afl build -p salon-fuzz --features afl --bins
+}
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 for t in $TARGETS; do

@@ -364,7 +364,7 @@ async fn friend_requests_both_ways() {
     assert_eq!(Web::new(&server).get("/api/users?username=bob").await.0, 401);
 
     let req = |u: &str| json!({ "username": u });
-    assert_eq!(alice.call("POST", "/api/friends/requests", req("alice")).await.0, 400);
+    assert_eq!(alice.call("POST", "/api/friends/requests", req("alice")).await.0, 409);
     assert_eq!(alice.call("POST", "/api/friends/requests", req("nobody")).await.0, 404);
     assert_eq!(alice.call("POST", "/api/friends/requests", req("bob")).await.0, 201);
     let (_, f) = alice.get("/api/friends").await;
