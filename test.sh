@@ -23,12 +23,30 @@ if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
 fi
 
-echo "== Rust tests (sfu core, server, integration with str0m clients over real UDP)"
+echo "== lints (clippy, every target, warnings denied; rustfmt)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo fmt --check
+
+echo "== Rust tests (sfu core, server, integration with str0m clients over real UDP, fuzz corpus replay)"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else
   cargo test --workspace
 fi
+
+echo "== fuzzing smoke run (AFL when cargo-afl is installed; corpus replay otherwise)"
+if ! command -v afl-fuzz >/dev/null 2>&1; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq afl++ >/dev/null || true
+fi
+if ! cargo afl --version >/dev/null 2>&1; then
+  cargo install cargo-afl --locked || echo "cargo-afl could not be installed: corpus replay only"
+fi
+fuzz/smoke.sh 8
+
+echo "== API conformance (schemathesis --checks all against /api/openapi.json)"
+cargo build --bin salon
+e2e/schemathesis.sh 30
 
 echo "== browser end-to-end tests (headless Chromium, fake camera and microphone)"
 cargo build --workspace --bins

@@ -8,6 +8,14 @@
 //! Why tagged enums with `deny_unknown_fields`: a message either is exactly
 //! one of these shapes or it is rejected with `bad_message`; the session code
 //! never sees half-valid input.
+//!
+//! This crate parses network input, so (as str0m does) it denies `unwrap`,
+//! unchecked indexing and unchecked arithmetic outside tests; each allowed
+//! exception carries a comment saying why it cannot fail.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
 
 use serde::{Deserialize, Serialize};
 

@@ -4,8 +4,13 @@
 //!
 //! Why limits per address *and* per account: per address alone lets a
 //! botnet guess one person's password; per account alone lets one machine
-//! try a common password against everyone. Both are token buckets in memory;
-//! a restart forgets them, which costs an attacker no more than a few tries.
+//! try a common password against everyone, and lets anyone lock a known
+//! account out. So failed tries are counted per (account, address), which
+//! refuses the guessing address only, and per account, which only slows
+//! every try down (a delay, never a lock: OWASP ASVS V2.2). All are token
+//! buckets in memory; a restart forgets them, which costs an attacker no
+//! more than a few tries. Addresses are client addresses after trusted
+//! proxies (`client_addr.rs`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -17,11 +22,25 @@ use tokio::sync::broadcast;
 
 use crate::config::RoomCreation;
 
+/// The pause before checking a password for an account under attack.
+pub const SLOW_LOGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct Accounts {
     pub room_creation: RoomCreation,
     pub secure_cookies: bool,
     pub login_by_addr: Limiter<IpAddr>,
-    pub login_by_account: Limiter<String>,
+    /// Failed password checks per (account, address): an attacker elsewhere
+    /// does not use up the owner's tries (OWASP ASVS V2.2).
+    pub login_failures: Limiter<(String, IpAddr)>,
+    /// Failed password checks per account from anywhere: past this, every
+    /// try waits [`SLOW_LOGIN`] first. A delay, never a lock: the owner
+    /// still gets in with the right password.
+    pub login_slow: Limiter<String>,
+    /// Room creation per signed-in account, and per address for anonymous creators.
+    pub rooms_by_account: Limiter<String>,
+    pub rooms_by_addr: Limiter<IpAddr>,
+    /// Avatar uploads per account (each is a decode and an encode).
+    pub avatars_by_account: Limiter<String>,
     changes: broadcast::Sender<()>,
 }
 
@@ -32,8 +51,15 @@ impl Accounts {
             secure_cookies,
             // 30 tries at once from one address, then one every 2 s.
             login_by_addr: Limiter::new(0.5, 30.0),
-            // 5 failed tries at once on one account, then one every 20 s.
-            login_by_account: Limiter::new(0.05, 5.0),
+            // 5 failed tries on one account from one address, then one every 20 s.
+            login_failures: Limiter::new(0.05, 5.0),
+            login_slow: Limiter::new(0.2, 10.0),
+            // 30 rooms at once, then one a minute per account; 100 then one
+            // every 6 s per address (load tests create rooms anonymously).
+            rooms_by_account: Limiter::new(1.0 / 60.0, 30.0),
+            rooms_by_addr: Limiter::new(1.0 / 6.0, 100.0),
+            // 10 uploads at once, then one every 10 s.
+            avatars_by_account: Limiter::new(0.1, 10.0),
             changes: broadcast::channel(64).0,
         }
     }

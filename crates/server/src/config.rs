@@ -105,10 +105,31 @@ pub struct Config {
     #[arg(long, env = "SALON_RESUME_GRACE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub resume_grace_secs: u64,
 
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers name the
+    /// client (IPs or CIDRs, comma-separated, e.g. `127.0.0.1,10.0.0.0/8`).
+    /// Every per-address limit then counts the client, not the proxy. The
+    /// headers are ignored from any other peer.
+    #[arg(long, env = "SALON_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_net)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
+
+    /// Rooms nobody entered for this many days are deleted with their
+    /// invites (a room with a session scheduled ahead is kept); 0 keeps
+    /// rooms forever.
+    #[arg(long, env = "SALON_ROOM_EXPIRY_DAYS", default_value_t = 90)]
+    pub room_expiry_days: u32,
+
     /// Without a command, Salon serves. `admin` runs an operator's task on
     /// the data directory and exits.
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// An IP (one host) or a CIDR network.
+fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
+    let s = s.trim();
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR network"))
 }
 
 /// Who may create rooms (`--room-creation`).
@@ -165,6 +186,8 @@ impl Config {
             room_creation: RoomCreation::Anyone,
             // Short, so tests of dropped connections do not wait 30 s.
             resume_grace_secs: 2,
+            trusted_proxy: Vec::new(),
+            room_expiry_days: 90,
         }
     }
 

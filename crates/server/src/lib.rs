@@ -10,12 +10,16 @@
 //! - [`accounts`]: shared state of the accounts side (policy, login limits, change feed).
 //! - [`tls`]: HTTPS certificates.
 //! - [`admin`]: `salon admin ...`, the operator's commands.
+//! - [`avatar`]: avatar uploads, bounded in memory by the output (decompression bombs).
+//! - [`client_addr`]: the client address behind trusted proxies (every per-address limit).
 //!
 //! [`start`] binds everything and returns the bound addresses, so `main`
 //! stays a few lines and tests run servers on port 0 side by side.
 
 pub mod accounts;
 pub mod admin;
+pub mod avatar;
+pub mod client_addr;
 pub mod config;
 pub mod http;
 pub mod media;
@@ -50,7 +54,19 @@ pub struct AppState {
     pub resumes: Arc<http::resume::Resumes>,
     /// The embedded TURN relay: each session's ICE servers come from it.
     pub turn: turn::TurnHandle,
+    /// Per-address and per-account places of WebSockets and tray streams,
+    /// and their revocation (logout, password change, deletion).
+    pub limits: Arc<http::limits::Limits>,
+    /// `--trusted-proxy`: peers whose forwarding headers name the client.
+    pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
 }
+
+/// A request must send its whole header within this, and a kept-alive
+/// connection that sends nothing is closed after it (slow-loris).
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// A request (body included, not a WebSocket or event stream once
+/// answered) must be handled within this.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
 pub const MAX_SESSIONS: usize = 2048;
@@ -152,8 +168,12 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
             config.resume_grace_secs,
         ))),
         turn: turn.clone(),
+        limits: Arc::new(http::limits::Limits::default()),
+        trusted_proxies: Arc::new(config.trusted_proxy.clone()),
     };
-    // With the peer address, for the per-address login limit.
+    store::expiry::spawn(state.store.clone(), state.rooms.clone(), config.room_expiry_days);
+    let rooms = state.rooms.clone();
+    // With the peer address, for the per-address limits (`client_addr.rs`).
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let listener =
@@ -171,10 +191,16 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     let url = format!("{scheme}://{host}:{}/", http_addr.port());
 
     let task = if let Some(tls) = tls_rustls {
-        let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?.handle(handle.clone());
+        let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?
+            .handle(handle.clone())
+            .first_request_timeout(HEADER_READ_TIMEOUT);
+        http_timeouts(server.http_builder());
         tokio::spawn(server.serve(app))
     } else {
-        let server = axum_server::from_tcp(listener)?.handle(handle.clone());
+        let mut server = axum_server::from_tcp(listener)?
+            .handle(handle.clone())
+            .first_request_timeout(HEADER_READ_TIMEOUT);
+        http_timeouts(server.http_builder());
         tokio::spawn(server.serve(app))
     };
 
@@ -193,11 +219,28 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     })
 }
 
+/// Slow-loris: a connection must finish each request header within
+/// [`HEADER_READ_TIMEOUT`] (which also closes an idle kept-alive HTTP/1
+/// connection); HTTP/2 connections are pinged and closed when silent. The
+/// TLS handshake has axum-server's own 10 s limit, and a connection that
+/// sends nothing at all meets `first_request_timeout`.
+fn http_timeouts(b: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    b.http1().header_read_timeout(HEADER_READ_TIMEOUT);
+    b.http2()
+        .keep_alive_interval(std::time::Duration::from_secs(20))
+        .keep_alive_timeout(HEADER_READ_TIMEOUT);
+}
+
 impl Salon {
     /// Test hook: makes every media loop panic once (each restarts).
     #[doc(hidden)]
     pub async fn crash_media_loops_for_tests(&self) {
         self.media.crash_all_for_tests().await;
+    }
+
+    /// Live presence (who is in which room now).
+    pub fn rooms(&self) -> Arc<rooms::Rooms> {
+        self.rooms.clone()
     }
 
     /// Stops accepting, lets requests finish (up to 2 s), then returns.

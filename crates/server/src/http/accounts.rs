@@ -8,16 +8,18 @@
 //! existence leaks only through the search that asks for it by exact name.
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
+use axum::Extension;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{self, json};
 use super::{friends, openapi, owned_rooms, tray, AppError};
+use crate::client_addr::ClientAddr;
 use crate::config::RoomCreation;
 use crate::store::{self, Account, CreateAccountError};
 use crate::AppState;
@@ -25,7 +27,7 @@ use crate::AppState;
 /// Largest avatar upload (the body), before decoding.
 pub const MAX_AVATAR_BYTES: usize = 1024 * 1024;
 /// Avatars are re-encoded to this square PNG.
-pub const AVATAR_SIZE: u32 = 256;
+pub const AVATAR_SIZE: u32 = crate::avatar::AVATAR_SIZE;
 
 pub fn routes() -> Router<AppState> {
     let page = |name: &'static str| get(move || async move { super::assets::page(name, StatusCode::OK) });
@@ -70,7 +72,7 @@ pub struct SignUp {
     pub username: String,
     /// 1 to 40 characters.
     pub display_name: String,
-    /// At least 8 characters.
+    /// 8 to 128 characters.
     pub password: String,
 }
 
@@ -155,11 +157,11 @@ fn with_cookie(cookie: axum::http::HeaderValue, status: StatusCode, body: impl I
     res
 }
 
-/// The peer's address (absent when the router is driven without a socket, as in unit tests).
-fn peer_ip(addr: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>) -> std::net::IpAddr {
-    addr.map_or(
-        std::net::IpAddr::from([0, 0, 0, 0]),
-        |axum::Extension(ConnectInfo(a))| a.ip(),
+fn rate_limited() -> AppError {
+    AppError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "too many attempts; wait a minute",
     )
 }
 
@@ -170,16 +172,12 @@ fn peer_ip(addr: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>) -> 
               (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn sign_up(
     State(state): State<AppState>,
-    addr: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>,
+    Extension(ClientAddr(ip)): Extension<ClientAddr>,
     body: JsonBody<SignUp>,
 ) -> Result<Response, AppError> {
     let body = json(body)?;
-    if !state.accounts.login_by_addr.admit(&peer_ip(addr)) {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many attempts; wait a minute",
-        ));
+    if !state.accounts.login_by_addr.admit(&ip) {
+        return Err(rate_limited());
     }
     let username = store::validate_username(&body.username).map_err(|e| bad("invalid_username", e))?;
     let display_name = crate::protocol::validate_name(&body.display_name).map_err(|e| bad("invalid_name", e))?;
@@ -227,26 +225,23 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Resul
               (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn log_in(
     State(state): State<AppState>,
-    addr: Option<axum::Extension<ConnectInfo<std::net::SocketAddr>>>,
+    Extension(ClientAddr(ip)): Extension<ClientAddr>,
     body: JsonBody<LogIn>,
 ) -> Result<Response, AppError> {
     let body = json(body)?;
     let username = body.username.trim().to_ascii_lowercase();
-    let limited = || {
-        AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many attempts; wait a minute",
-        )
-    };
-    if !state.accounts.login_by_addr.admit(&peer_ip(addr)) {
-        return Err(limited());
+    if !state.accounts.login_by_addr.admit(&ip) {
+        return Err(rate_limited());
     }
     if username.len() > store::MAX_USERNAME_CHARS || body.password.len() > auth::MAX_PASSWORD_BYTES {
         return Err(wrong_credentials());
     }
-    if !state.accounts.login_by_account.check(&username) {
-        return Err(limited());
+    let key = (username.clone(), ip);
+    if !state.accounts.login_failures.check(&key) {
+        return Err(rate_limited());
+    }
+    if !state.accounts.login_slow.check(&username) {
+        tokio::time::sleep(crate::accounts::SLOW_LOGIN).await;
     }
     let found = state.store.credentials(&username).await.map_err(AppError::internal)?;
     let (account, hash) = match found {
@@ -255,7 +250,8 @@ pub async fn log_in(
     };
     let ok = auth::verify_password(body.password, hash).await?;
     let Some(account) = account.filter(|_| ok) else {
-        state.accounts.login_by_account.charge(&username);
+        state.accounts.login_failures.charge(&key);
+        state.accounts.login_slow.charge(&username);
         return Err(wrong_credentials());
     };
     let token = state
@@ -275,6 +271,8 @@ pub async fn log_in(
 pub async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
     if let Some(token) = auth::session_token(&headers) {
         state.store.delete_session(&token).await.map_err(AppError::internal)?;
+        // Its WebSockets and tray streams end too.
+        state.limits.live.revoke_session(&store::hash_token(&token));
     }
     Ok(with_cookie(auth::clear_cookie(&state), StatusCode::NO_CONTENT, ()))
 }
@@ -316,15 +314,18 @@ pub async fn update_profile(
 /// Changes my password; my other sessions end.
 #[utoipa::path(put, path = "/api/account/password", tag = "accounts", request_body = PasswordChange,
     responses((status = 204, description = "changed"), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody)))]
+              (status = 401, body = super::openapi::ErrorBody),
+              (status = 403, body = super::openapi::ErrorBody, description = "wrong_password"),
+              (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     body: JsonBody<PasswordChange>,
 ) -> Result<StatusCode, AppError> {
     let a = auth::require_account(&state, &headers).await?;
     let body = json(body)?;
-    confirm_password(&state, &a, body.current_password).await?;
+    confirm_password(&state, &a, addr, body.current_password).await?;
     auth::check_password_shape(&body.new_password)?;
     let hash = auth::hash_password(body.new_password).await?;
     let token = auth::session_token(&headers).unwrap_or_default();
@@ -333,20 +334,20 @@ pub async fn change_password(
         .set_password(&a.id, &hash, &token)
         .await
         .map_err(AppError::internal)?;
+    // The other sessions' WebSockets and tray streams end with them.
+    let keep = store::hash_token(&token);
+    state.limits.live.revoke_account(&a.id, Some(&keep));
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn confirm_password(state: &AppState, a: &Account, password: String) -> Result<(), AppError> {
-    if !state.accounts.login_by_account.check(&a.username) {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            "too many attempts; wait a minute",
-        ));
+async fn confirm_password(state: &AppState, a: &Account, addr: ClientAddr, password: String) -> Result<(), AppError> {
+    let key = (a.username.clone(), addr.0);
+    if !state.accounts.login_failures.check(&key) {
+        return Err(rate_limited());
     }
     let hash = state.store.password_hash(&a.id).await.map_err(AppError::internal)?;
     if password.len() > auth::MAX_PASSWORD_BYTES || !auth::verify_password(password, hash).await? {
-        state.accounts.login_by_account.charge(&a.username);
+        state.accounts.login_failures.charge(&key);
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
             "wrong_password",
@@ -359,16 +360,18 @@ async fn confirm_password(state: &AppState, a: &Account, password: String) -> Re
 /// Deletes my account with its rooms, friendships, requests and blocks.
 #[utoipa::path(delete, path = "/api/account", tag = "accounts", request_body = DeleteAccount,
     responses((status = 204, description = "deleted"), (status = 401, body = super::openapi::ErrorBody),
-              (status = 403, body = super::openapi::ErrorBody)))]
+              (status = 403, body = super::openapi::ErrorBody), (status = 429, body = super::openapi::ErrorBody)))]
 pub async fn delete_account(
     State(state): State<AppState>,
+    Extension(addr): Extension<ClientAddr>,
     headers: HeaderMap,
     body: JsonBody<DeleteAccount>,
 ) -> Result<Response, AppError> {
     let a = auth::require_account(&state, &headers).await?;
     let body = json(body)?;
-    confirm_password(&state, &a, body.password).await?;
+    confirm_password(&state, &a, addr, body.password).await?;
     state.store.delete_account(&a.id).await.map_err(AppError::internal)?;
+    state.limits.live.revoke_account(&a.id, None);
     state.accounts.changed();
     tracing::info!("account deleted");
     Ok(with_cookie(auth::clear_cookie(&state), StatusCode::NO_CONTENT, ()))
@@ -379,13 +382,21 @@ pub async fn delete_account(
 #[utoipa::path(put, path = "/api/account/avatar", tag = "accounts",
     request_body(content = Vec<u8>, content_type = "image/png", description = "PNG, JPEG or WebP, at most 1 MiB"),
     responses((status = 200, body = Me), (status = 400, body = super::openapi::ErrorBody),
-              (status = 401, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody)))]
+              (status = 401, body = super::openapi::ErrorBody), (status = 413, body = super::openapi::ErrorBody),
+              (status = 429, body = super::openapi::ErrorBody, description = "rate_limited: 10 uploads, then one every 10 s")))]
 pub async fn upload_avatar(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Json<Me>, AppError> {
     let mut a = auth::require_account(&state, &headers).await?;
+    if !state.accounts.avatars_by_account.admit(&a.id) {
+        return Err(AppError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many avatar uploads; wait a minute",
+        ));
+    }
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::new(e.status(), "too_large", "an avatar is at most 1 MiB")
@@ -421,32 +432,9 @@ pub async fn remove_avatar(State(state): State<AppState>, headers: HeaderMap) ->
     Ok(Json(Me::from(&a)))
 }
 
-/// Decodes PNG, JPEG or WebP under size limits (against decompression
-/// bombs), crops to a centred square and encodes a 256x256 PNG.
+/// Decodes PNG, JPEG or WebP under limits and encodes a 256x256 PNG (see `crate::avatar`).
 pub fn reencode_avatar(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    use image::{ImageFormat, ImageReader, Limits};
-    let reader = ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?;
-    match reader.format() {
-        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP) => {}
-        _ => return Err("an avatar must be a PNG, JPEG or WebP image".into()),
-    }
-    let mut limits = Limits::default();
-    limits.max_image_width = Some(4096);
-    limits.max_image_height = Some(4096);
-    limits.max_alloc = Some(64 * 1024 * 1024);
-    let mut reader = reader;
-    reader.limits(limits);
-    let img = reader
-        .decode()
-        .map_err(|e| format!("this image cannot be read (at most 4096x4096 pixels): {e}"))?;
-    let img = img.resize_to_fill(AVATAR_SIZE, AVATAR_SIZE, image::imageops::FilterType::Triangle);
-    let mut out = Vec::new();
-    img.to_rgba8()
-        .write_to(&mut std::io::Cursor::new(&mut out), ImageFormat::Png)
-        .map_err(|e| e.to_string())?;
-    Ok(out)
+    crate::avatar::reencode(bytes).map_err(|e| e.to_string())
 }
 
 /// An avatar image. Its URL is a random id, readable by whoever was given it

@@ -132,6 +132,7 @@ fn invalid(code: &'static str) -> impl Fn(&'static str) -> AppError {
 pub async fn create_room(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    Extension(addr): Extension<crate::client_addr::ClientAddr>,
     headers: HeaderMap,
     b: JsonBody<CreateRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), AppError> {
@@ -150,7 +151,13 @@ pub async fn create_room(
             "a public room needs an account",
         ));
     }
-    if !state.room_creation.admit() {
+    // Fairness: per account (or per address for anonymous creators), then
+    // instance-wide (which bounds how fast the database can grow).
+    let fair = match &owner {
+        Some(o) => state.accounts.rooms_by_account.admit(&o.id),
+        None => state.accounts.rooms_by_addr.admit(&addr.0),
+    };
+    if !fair || !state.room_creation.admit() {
         return Err(AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
@@ -158,27 +165,20 @@ pub async fn create_room(
         ));
     }
     let settings = b.settings.unwrap_or_default();
-    let mut room = state
+    let visibility = b.visibility.unwrap_or(store::Visibility::Private);
+    let room = state
         .store
-        .create_room(&name, Some(&device.0), settings)
+        .create_room_with(
+            &name,
+            Some(&device.0),
+            settings,
+            owner.as_ref().map(|o| (o.id.as_str(), visibility)),
+            schedule.as_ref(),
+        )
         .await
         .map_err(AppError::internal)?;
-    if let Some(owner) = &owner {
-        let visibility = b.visibility.unwrap_or(store::Visibility::Private);
-        state
-            .store
-            .set_owner(&room.id, &owner.id, visibility)
-            .await
-            .map_err(AppError::internal)?;
-        room.owner_id = Some(owner.id.clone());
+    if owner.is_some() {
         state.accounts.changed();
-    }
-    if let Some(s) = &schedule {
-        state
-            .store
-            .set_schedule(&room.id, Some(s))
-            .await
-            .map_err(AppError::internal)?;
     }
     tracing::info!(room = %super::ws::short(&room.id), "room created");
     Ok((StatusCode::CREATED, Json(view(&state, room, &device, &headers).await?)))
@@ -228,7 +228,7 @@ pub async fn put_settings(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvite {
-    /// Who it is for, e.g. a client's name (1 to 80 characters).
+    /// Who it is for, e.g. a client's name (1 to 40 characters).
     pub label: String,
 }
 

@@ -22,8 +22,11 @@ use crate::AppState;
 
 pub const COOKIE: &str = "salon_session";
 pub const MIN_PASSWORD_CHARS: usize = 8;
-/// argon2 accepts long inputs, but hashing megabytes is a cheap way to burn CPU.
-pub const MAX_PASSWORD_BYTES: usize = 256;
+/// argon2 accepts long inputs, but hashing megabytes is a cheap way to burn
+/// CPU. Counted in characters, as JSON Schema counts (see openapi.rs).
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// Bytes of the longest password (4 per character at most): checked first, cheaply.
+pub const MAX_PASSWORD_BYTES: usize = 4 * MAX_PASSWORD_CHARS;
 
 /// The session token in the request's cookies, if any.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
@@ -78,11 +81,11 @@ pub fn check_password_shape(password: &str) -> Result<(), AppError> {
             "a password has at least 8 characters",
         ));
     }
-    if password.len() > MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(AppError::new(
             StatusCode::BAD_REQUEST,
             "weak_password",
-            "a password has at most 256 bytes",
+            "a password has at most 128 characters",
         ));
     }
     Ok(())

@@ -62,6 +62,7 @@ pub struct FriendsView {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The exact username (any case).
     pub username: String,
@@ -109,7 +110,8 @@ fn relation(me: &Account, o: &Account, r: crate::store::Relation) -> Relation {
 
 /// Finds a person by exact username.
 #[utoipa::path(get, path = "/api/users", tag = "friends", params(SearchQuery),
-    responses((status = 200, body = Person), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Person), (status = 400, body = ErrorBody, description = "bad_request: no username"),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn search(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -162,7 +164,8 @@ pub async fn request(
     let (o, rel) = other(&state, &me, &body.username).await?;
     if o.id == me.id {
         return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
+            // 409: the request is well formed; it conflicts with who is asking.
+            StatusCode::CONFLICT,
             "self_request",
             "you cannot befriend yourself",
         ));
@@ -280,7 +283,7 @@ pub async fn unfriend(
 /// longer see my rooms, join a room I am in, or send me requests.
 #[utoipa::path(post, path = "/api/blocks", tag = "friends", request_body = UsernameBody,
     responses((status = 204, description = "blocked"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "self_block")))]
 pub async fn block(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -294,7 +297,8 @@ pub async fn block(
     };
     if o.id == me.id {
         return Err(AppError::new(
-            StatusCode::BAD_REQUEST,
+            // 409: the request is well formed; it conflicts with who is asking.
+            StatusCode::CONFLICT,
             "self_block",
             "you cannot block yourself",
         ));
@@ -304,25 +308,21 @@ pub async fn block(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Unblocks someone (no friendship comes back by itself).
+/// Unblocks someone (no friendship comes back by itself). Idempotent, and
+/// the same `204` whether the name exists, is blocked, or blocked me: the
+/// answer tells nothing about anyone else.
 #[utoipa::path(delete, path = "/api/blocks/{username}", tag = "friends", params(("username" = String, Path)),
-    responses((status = 204, description = "unblocked"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "not blocked (any more)"), (status = 401, body = ErrorBody)))]
 pub async fn unblock(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(username): Path<String>,
 ) -> Result<StatusCode, AppError> {
     let me = auth::require_account(&state, &headers).await?;
-    let Some(o) = state.store.account_by_username(&username).await.map_err(db)? else {
-        return Err(user_not_found());
-    };
-    if !state.store.unblock(&me.id, &o.id).await.map_err(db)? {
-        return Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "not_blocked",
-            "this person is not blocked",
-        ));
+    if let Some(o) = state.store.account_by_username(&username).await.map_err(db)? {
+        if state.store.unblock(&me.id, &o.id).await.map_err(db)? {
+            state.accounts.changed();
+        }
     }
-    state.accounts.changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,10 +10,12 @@ mod assets;
 pub mod auth;
 pub mod device;
 mod friends;
+pub mod limits;
 pub mod openapi;
 pub mod resume;
 mod owned_rooms;
-mod schedule;
+mod patterns;
+pub mod schedule;
 pub mod tray;
 pub mod ws;
 
@@ -31,6 +33,7 @@ use crate::AppState;
 
 pub fn app(state: AppState) -> Router {
     let secure = state.secure_cookies;
+    let trusted = state.trusted_proxies.clone();
     Router::new()
         .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
         .route("/r/{id}", get(room_page))
@@ -59,9 +62,24 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(accounts::routes())
         .fallback(assets::file)
+        // Per route: 16 KiB of JSON (the avatar route sets its own 1 MiB);
+        // the outer cap refuses any larger Content-Length before reading.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
+        .layer(middleware::from_fn(limits::json_objects_only))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(limits::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limits::declared_body_size))
+        // A request, its body included, is answered within 30 s (a slow
+        // body cannot hold a task); WebSockets and event streams are
+        // answered at once and live on outside this.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            crate::REQUEST_TIMEOUT,
+        ))
         .layer(middleware::from_fn(move |req, next| device::layer(secure, req, next)))
         .layer(middleware::from_fn(check_origin))
+        .layer(middleware::from_fn(move |req, next| {
+            crate::client_addr::layer(trusted.clone(), req, next)
+        }))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
@@ -97,12 +115,24 @@ async fn room_page(State(state): State<AppState>, Path(id): Path<String>) -> Res
 async fn ws_upgrade(
     State(state): State<AppState>,
     axum::Extension(device): axum::Extension<device::Device>,
+    axum::Extension(addr): axum::Extension<crate::client_addr::ClientAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
     // The signed-in account, if any, for blocks and per-recipient details.
     let account = match auth::current_account(&state, &headers).await {
         Ok(a) => a,
+        Err(e) => return e.into_response(),
+    };
+    // Its places per address and account, and its revocation signal.
+    let token = auth::session_token(&headers);
+    let place = match state.limits.admit(
+        limits::Kind::WebSocket,
+        addr.0,
+        account.as_ref().map(|a| a.id.as_str()),
+        token.as_deref(),
+    ) {
+        Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let Ok(permit) = state.sessions.clone().try_acquire_owned() else {
@@ -115,7 +145,7 @@ async fn ws_upgrade(
     };
     ws.max_message_size(protocol::MAX_FRAME_BYTES)
         .max_frame_size(protocol::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| ws::run(socket, state, device, permit, account))
+        .on_upgrade(move |socket| ws::run(socket, state, device, (permit, place), account))
 }
 
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a

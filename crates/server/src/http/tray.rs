@@ -114,9 +114,18 @@ pub async fn get_tray(State(state): State<AppState>, headers: HeaderMap) -> Resu
 #[utoipa::path(get, path = "/api/tray/events", tag = "rooms",
     responses((status = 200, content_type = "text/event-stream", body = Tray,
                description = "event `tray` with the Tray JSON, at once and on each change"),
-              (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, AppError> {
+              (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn events(
+    State(state): State<AppState>,
+    axum::Extension(addr): axum::Extension<crate::client_addr::ClientAddr>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
     let me = auth::require_account(&state, &headers).await?;
+    // Its places per address and account, ended on logout or password change.
+    let token = auth::session_token(&headers);
+    let place = state
+        .limits
+        .admit(super::limits::Kind::Tray, addr.0, Some(&me.id), token.as_deref())?;
     // Each stream holds a connection: it counts under the session cap.
     let Ok(permit) = state.sessions.clone().try_acquire_owned() else {
         return Err(AppError::new(
@@ -132,6 +141,7 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Result
         me,
         last: None,
         _permit: permit,
+        place,
     };
     Ok(Sse::new(stream(follower))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
@@ -145,15 +155,18 @@ struct Follower {
     social: tokio::sync::broadcast::Receiver<()>,
     last: Option<Tray>,
     _permit: tokio::sync::OwnedSemaphorePermit,
+    place: super::limits::Place,
 }
 
 impl Follower {
-    /// Waits for any change; false when the server is shutting down.
+    /// Waits for any change; false when the server is shutting down or
+    /// the session was revoked.
     async fn changed(&mut self) -> bool {
         let alive = |r: Result<(), RecvError>| !matches!(r, Err(RecvError::Closed));
         tokio::select! {
             r = self.rooms.recv() => alive(r.map(|_| ())),
             r = self.social.recv() => alive(r),
+            _ = self.place.revoked() => false,
         }
     }
 }

@@ -28,8 +28,15 @@ use crate::rooms::outbox::{Next, Outbox};
 use crate::rooms::{EnterError, Entered, Entrant, Entry, MemberAccount};
 use crate::AppState;
 
-/// The client pings every 5 s; silence this long means the peer is gone.
+/// The client sends `ping` every 5 s; silence this long means the peer is
+/// gone. Only protocol messages count: the automatic WebSocket pong does
+/// not, or a socket that never speaks would live for ever.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
+/// A session must say `hello` this soon after the upgrade...
+pub const HELLO_DEADLINE: Duration = Duration::from_secs(10);
+/// ...and then join (or wait in a waiting room) this soon, so idle sockets
+/// give their places back.
+pub const JOIN_DEADLINE: Duration = Duration::from_secs(120);
 const SERVER_PING: Duration = Duration::from_secs(4);
 /// A client that accepts nothing for this long is gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -76,6 +83,9 @@ enum End {
     Dropped,
     /// A newer connection of the same participant resumes it.
     Takeover(oneshot::Sender<()>),
+    /// The account signed out (or changed its password, or was deleted):
+    /// the participant leaves for good.
+    Revoked,
 }
 
 struct Session {
@@ -96,12 +106,14 @@ struct Session {
     last_limit_error: Option<Instant>,
 }
 
-/// Runs one session; `_permit` holds its place under the session cap until it ends.
+/// Runs one session; `places` holds its places under the session caps
+/// (global, per address, per account) until it ends, and ends it when its
+/// account's session is revoked (logout, password change, deletion).
 pub async fn run(
     socket: WebSocket,
     state: AppState,
     device: Device,
-    _permit: tokio::sync::OwnedSemaphorePermit,
+    places: (tokio::sync::OwnedSemaphorePermit, super::limits::Place),
     account: Option<crate::store::Account>,
 ) {
     let (mut sink, mut stream) = socket.split();
@@ -123,7 +135,10 @@ pub async fn run(
         reports: 0,
         last_limit_error: None,
     };
-    let mut last_seen = Instant::now();
+    let started = Instant::now();
+    let mut last_seen = started;
+    // When the session last entered `Ready` (after hello, or after leaving).
+    let mut ready_since: Option<Instant> = None;
     let mut ping = tokio::time::interval(SERVER_PING);
 
     let end = loop {
@@ -133,7 +148,11 @@ pub async fn run(
         tokio::select! {
             frame = stream.next() => {
                 let Some(Ok(frame)) = frame else { break End::Dropped };
-                last_seen = Instant::now();
+                // Liveness is the client's own messages (it pings every 2 s),
+                // not the automatic pong a browser sends without the page.
+                if matches!(frame, Message::Text(_) | Message::Binary(_)) {
+                    last_seen = Instant::now();
+                }
                 match frame {
                     Message::Text(text) => s.on_text(text.as_str()).await,
                     Message::Binary(_) => s.reply(ServerMsg::error(ErrorCode::BadMessage, "binary messages are not part of the protocol")),
@@ -163,9 +182,26 @@ pub async fn run(
             }
             Some((peer, event)) = media_rx.recv() => s.on_media_event(peer, event),
             Some(done) = takeover_rx.recv() => break End::Takeover(done),
+            _ = places.1.revoked() => {
+                tracing::debug!("signaling session revoked (signed out)");
+                let _ = send_within(&mut sink, Message::Close(None)).await;
+                break End::Revoked;
+            }
             _ = ping.tick() => {
                 if last_seen.elapsed() > IDLE_TIMEOUT {
                     tracing::debug!("signaling session timed out");
+                    break End::Dropped;
+                }
+                let late = match s.phase {
+                    Phase::Greeting => started.elapsed() > HELLO_DEADLINE,
+                    Phase::Ready => ready_since.get_or_insert_with(Instant::now).elapsed() > JOIN_DEADLINE,
+                    Phase::Waiting { .. } | Phase::Joined(_) => {
+                        ready_since = None;
+                        false
+                    }
+                };
+                if late {
+                    tracing::debug!("signaling session closed: no hello or join in time");
                     break End::Dropped;
                 }
                 if !send_within(&mut sink, Message::Ping(Default::default())).await {
@@ -176,6 +212,10 @@ pub async fn run(
     };
     outbox.close();
     match (end, std::mem::replace(&mut s.phase, Phase::Ready)) {
+        (End::Revoked, other) => {
+            s.phase = other;
+            s.leave_room().await;
+        }
         (end, Phase::Joined(j)) => {
             s.suspend(j, media_rx);
             if let End::Takeover(done) = end {

@@ -27,16 +27,35 @@ pub struct Schedule {
     #[serde(default)]
     pub description: String,
     /// Unix seconds.
+    #[serde(deserialize_with = "integer")]
     pub starts_at: i64,
+    #[serde(deserialize_with = "integer")]
     pub duration_min: i64,
     /// The room opens to participants this many minutes before the start.
-    #[serde(default = "default_opens_before")]
+    #[serde(default = "default_opens_before", deserialize_with = "integer")]
     pub opens_before_min: i64,
 }
 
 fn default_opens_before() -> i64 {
     10
 }
+
+/// A JSON integer, also written as an integral float (`60.0`): JSON Schema
+/// calls both an integer, and so do some clients.
+fn integer<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // In range and integral: the cast is exact.
+        Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom(format!("{n} is not an integer"))),
+    }
+}
+
+/// Seconds in a day.
+const DAY: i64 = 86_400;
 
 impl Schedule {
     /// Checks and trims a schedule from the network.
@@ -58,10 +77,19 @@ impl Schedule {
         if !(0..=120).contains(&self.opens_before_min) {
             return Err("the room may open 0 to 120 minutes early");
         }
-        if self.starts_at < now - 86_400 || self.starts_at > now + 2 * 365 * 86_400 {
+        let (earliest, latest) = Schedule::start_window(now);
+        if self.starts_at < earliest || self.starts_at > latest {
             return Err("the start must be within the next two years");
         }
         Ok(self)
+    }
+
+    /// The earliest and latest `starts_at` accepted at `now`: from the start
+    /// of yesterday (UTC) to two years after the start of today. Whole days,
+    /// so the OpenAPI document can state the same bounds (they move once a day).
+    pub fn start_window(now: i64) -> (i64, i64) {
+        let today = now - now.rem_euclid(DAY);
+        (today - DAY, today + 2 * 365 * DAY)
     }
 
     /// When participants may enter (unix seconds).
@@ -99,6 +127,28 @@ pub struct RosterEntry {
 
 /// Most invites per room.
 pub const MAX_INVITES: i64 = 200;
+
+/// Writes a room's schedule on `conn` (a transaction when creating the room).
+pub(super) async fn insert_schedule(
+    conn: &mut sqlx::SqliteConnection,
+    room: &str,
+    s: &Schedule,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO schedules \
+         (room_id, title, description, starts_at, duration_min, opens_before_min) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(room)
+    .bind(&s.title)
+    .bind(&s.description)
+    .bind(s.starts_at)
+    .bind(s.duration_min)
+    .bind(s.opens_before_min)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 impl Store {
     /// Gives a room created by a signed-in person to their account (issue 4).
@@ -157,27 +207,28 @@ impl Store {
     }
 
     /// Adds a person to the roster; `None` when the roster is full.
+    ///
+    /// The count and the insert are one statement: SQLite runs it under its
+    /// write lock, so concurrent requests cannot pass the limit together.
     pub async fn create_invite(&self, room: &str, label: &str) -> Result<Option<Invite>, sqlx::Error> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM room_invites WHERE room_id = ?")
-            .bind(room)
-            .fetch_one(&self.pool)
-            .await?;
-        if count >= MAX_INVITES {
-            return Ok(None);
-        }
         let invite = Invite {
             token: new_room_id(),
             label: label.to_string(),
             created_at: unix_now(),
         };
-        sqlx::query("INSERT INTO room_invites (token, room_id, label, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&invite.token)
-            .bind(room)
-            .bind(&invite.label)
-            .bind(invite.created_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(Some(invite))
+        let r = sqlx::query(
+            "INSERT INTO room_invites (token, room_id, label, created_at) SELECT ?, ?, ?, ? \
+             WHERE (SELECT COUNT(*) FROM room_invites WHERE room_id = ?) < ?",
+        )
+        .bind(&invite.token)
+        .bind(room)
+        .bind(&invite.label)
+        .bind(invite.created_at)
+        .bind(room)
+        .bind(MAX_INVITES)
+        .execute(&self.pool)
+        .await?;
+        Ok((r.rows_affected() > 0).then_some(invite))
     }
 
     pub async fn invites(&self, room: &str) -> Result<Vec<Invite>, sqlx::Error> {
@@ -218,20 +269,22 @@ impl Store {
 
     /// Puts an account on the roster; `false` when the roster is full.
     pub async fn add_to_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
-        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM room_roster WHERE room_id = ?")
-            .bind(room)
-            .fetch_one(&self.pool)
-            .await?;
-        if count >= MAX_INVITES {
-            return Ok(false);
+        // One statement: the count and the insert cannot be split by a concurrent request.
+        let r = sqlx::query(
+            "INSERT OR IGNORE INTO room_roster (room_id, account_id, created_at) SELECT ?, ?, ? \
+             WHERE (SELECT COUNT(*) FROM room_roster WHERE room_id = ?) < ?",
+        )
+        .bind(room)
+        .bind(account)
+        .bind(unix_now())
+        .bind(room)
+        .bind(MAX_INVITES)
+        .execute(&self.pool)
+        .await?;
+        if r.rows_affected() > 0 {
+            return Ok(true);
         }
-        sqlx::query("INSERT OR IGNORE INTO room_roster (room_id, account_id, created_at) VALUES (?, ?, ?)")
-            .bind(room)
-            .bind(account)
-            .bind(unix_now())
-            .execute(&self.pool)
-            .await?;
-        Ok(true)
+        self.on_roster(room, account).await
     }
 
     pub async fn remove_from_roster(&self, room: &str, account: &str) -> Result<bool, sqlx::Error> {
@@ -272,19 +325,8 @@ impl Store {
                     .await?;
             }
             Some(s) => {
-                sqlx::query(
-                    "INSERT OR REPLACE INTO schedules \
-                     (room_id, title, description, starts_at, duration_min, opens_before_min) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(room)
-                .bind(&s.title)
-                .bind(&s.description)
-                .bind(s.starts_at)
-                .bind(s.duration_min)
-                .bind(s.opens_before_min)
-                .execute(&self.pool)
-                .await?;
+                let mut conn = self.pool.acquire().await?;
+                insert_schedule(&mut conn, room, s).await?;
             }
         }
         Ok(())

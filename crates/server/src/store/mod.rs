@@ -18,6 +18,7 @@ use rand::RngCore;
 mod controls;
 pub use controls::{hash_token, Invite, ReportRow, RosterEntry, Schedule, MAX_INVITES};
 mod accounts;
+pub mod expiry;
 mod social;
 
 pub use accounts::*;
@@ -68,17 +69,31 @@ impl Store {
         host_key: Option<&str>,
         settings: Settings,
     ) -> Result<Room, sqlx::Error> {
+        self.create_room_with(name, host_key, settings, None, None).await
+    }
+
+    /// Creates a room with its owner and schedule in one transaction: a
+    /// crash leaves either all of it or nothing.
+    pub async fn create_room_with(
+        &self,
+        name: &str,
+        host_key: Option<&str>,
+        settings: Settings,
+        owner: Option<(&str, Visibility)>,
+        schedule: Option<&Schedule>,
+    ) -> Result<Room, sqlx::Error> {
         let room = Room {
             id: new_room_id(),
             name: name.to_string(),
             created_at: unix_now(),
             host_key: host_key.map(str::to_string),
-            owner_id: None,
+            owner_id: owner.map(|(o, _)| o.to_string()),
             settings,
         };
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO rooms (id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rooms (id, name, created_at, host_key, waiting_room, mute_on_entry, self_unmute, \
+             last_active_at, owner_id, visibility) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&room.id)
         .bind(&room.name)
@@ -87,8 +102,15 @@ impl Store {
         .bind(settings.waiting_room)
         .bind(settings.mute_on_entry)
         .bind(settings.self_unmute)
-        .execute(&self.pool)
+        .bind(room.created_at)
+        .bind(&room.owner_id)
+        .bind(owner.map_or(Visibility::Private, |(_, v)| v).as_str())
+        .execute(&mut *tx)
         .await?;
+        if let Some(s) = schedule {
+            controls::insert_schedule(&mut tx, &room.id, s).await?;
+        }
+        tx.commit().await?;
         Ok(room)
     }
 
@@ -145,7 +167,8 @@ pub fn validate_room_name(name: &str) -> Result<String, &'static str> {
     Ok(name.to_string())
 }
 
-pub(crate) fn unix_now() -> i64 {
+/// Now, in unix seconds.
+pub fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -115,6 +115,7 @@ async fn state_changes_from_other_sites_are_refused() {
         addr: w.addr,
         cookie: w.cookie.clone(),
         device: w.device.clone(),
+        from: None,
     };
     for (method, path) in [
         ("POST", "/api/session"),
@@ -363,7 +364,7 @@ async fn friend_requests_both_ways() {
     assert_eq!(Web::new(&server).get("/api/users?username=bob").await.0, 401);
 
     let req = |u: &str| json!({ "username": u });
-    assert_eq!(alice.call("POST", "/api/friends/requests", req("alice")).await.0, 400);
+    assert_eq!(alice.call("POST", "/api/friends/requests", req("alice")).await.0, 409);
     assert_eq!(alice.call("POST", "/api/friends/requests", req("nobody")).await.0, 404);
     assert_eq!(alice.call("POST", "/api/friends/requests", req("bob")).await.0, 201);
     let (_, f) = alice.get("/api/friends").await;
@@ -451,10 +452,11 @@ async fn blocking_hides_both_ways_and_stops_requests() {
     );
     assert_eq!(
         alice.call("POST", "/api/blocks", json!({"username":"alice"})).await.0,
-        400
+        409
     );
     assert_eq!(alice.call("DELETE", "/api/blocks/dave", Value::Null).await.0, 204);
-    assert_eq!(alice.call("DELETE", "/api/blocks/dave", Value::Null).await.0, 404);
+    // Idempotent: the same answer again (and for anyone, see hardening.rs).
+    assert_eq!(alice.call("DELETE", "/api/blocks/dave", Value::Null).await.0, 204);
     assert_eq!(dave.get("/api/users?username=alice").await.1["relation"], "none");
 }
 

@@ -70,6 +70,14 @@ pub async fn create_room(server: &TestServer) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
+/// A TCP connection to the server from a chosen loopback address (all of
+/// 127.0.0.0/8 is this machine), so tests can play several clients' addresses.
+pub async fn connect_from(server: SocketAddr, from: std::net::IpAddr) -> TcpStream {
+    let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+    sock.bind(SocketAddr::new(from, 0)).expect("bind a loopback address");
+    sock.connect(server).await.expect("connect")
+}
+
 /// A fresh device token, as the `salon_device` cookie would carry.
 pub fn device() -> String {
     salon::store::new_room_id()

@@ -2,6 +2,8 @@
 //! real UDP with DTLS-SRTP, str0m clients standing in for browsers.
 
 mod accounts;
+mod durability;
+mod hardening;
 mod helpers;
 mod host;
 mod http_api;

@@ -20,6 +20,8 @@ pub struct Web {
     pub cookie: Option<String>,
     /// The device cookie (`salon_device`), as a browser keeps it.
     pub device: Option<String>,
+    /// The loopback address this browser connects from (127.0.0.1 unless set).
+    pub from: Option<std::net::IpAddr>,
 }
 
 pub struct Resp {
@@ -62,11 +64,48 @@ impl Web {
             addr: server.http(),
             cookie: None,
             device: None,
+            from: None,
+        }
+    }
+
+    /// A browser connecting from another loopback address.
+    pub fn new_from(server: &TestServer, from: &str) -> Web {
+        Web {
+            from: Some(from.parse().expect("an IP")),
+            ..Web::new(server)
+        }
+    }
+
+    async fn connect(&self) -> TcpStream {
+        match self.from {
+            Some(ip) => crate::helpers::connect_from(self.addr, ip).await,
+            None => TcpStream::connect(self.addr).await.expect("connect"),
         }
     }
 
     pub async fn raw(&mut self, method: &str, path: &str, body: &[u8], content_type: &str, extra: &str) -> Resp {
-        let mut s = TcpStream::connect(self.addr).await.expect("connect");
+        self.try_raw(method, path, body, content_type, extra)
+            .await
+            .expect("a complete HTTP answer")
+    }
+
+    /// Like `raw`, but None when the connection fails or the answer is cut.
+    pub async fn try_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        extra: &str,
+    ) -> Option<Resp> {
+        let mut s = match self.from {
+            Some(ip) => {
+                let sock = tokio::net::TcpSocket::new_v4().ok()?;
+                sock.bind(SocketAddr::new(ip, 0)).ok()?;
+                sock.connect(self.addr).await.ok()?
+            }
+            None => TcpStream::connect(self.addr).await.ok()?,
+        };
         let cookie = self
             .cookie_header()
             .map(|c| format!("Cookie: {c}\r\n"))
@@ -82,11 +121,11 @@ impl Web {
             self.addr,
             body.len()
         );
-        s.write_all(head.as_bytes()).await.expect("write");
-        s.write_all(body).await.expect("write body");
+        s.write_all(head.as_bytes()).await.ok()?;
+        s.write_all(body).await.ok()?;
         let mut out = Vec::new();
-        s.read_to_end(&mut out).await.expect("read");
-        let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+        s.read_to_end(&mut out).await.ok()?;
+        let split = out.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
         let headers = String::from_utf8_lossy(&out[..split]).to_string();
         let status = headers
             .split_whitespace()
@@ -106,7 +145,7 @@ impl Web {
                 self.device = Some(v.to_string());
             }
         }
-        r
+        Some(r)
     }
 
     /// The Cookie header a browser with this profile sends.
@@ -185,7 +224,10 @@ impl Web {
         if let Some(c) = self.cookie_header() {
             req.headers_mut().insert("cookie", c.parse().expect("header"));
         }
-        let (ws, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connects");
+        let stream = tokio_tungstenite::MaybeTlsStream::Plain(self.connect().await);
+        let (ws, _) = tokio_tungstenite::client_async(req, stream)
+            .await
+            .expect("websocket connects");
         let mut s = Signal { ws };
         s.send(&ClientMsg::Hello { version: 1 }).await;
         assert!(matches!(s.recv().await, ServerMsg::Hello { .. }));
@@ -194,7 +236,7 @@ impl Web {
 
     /// Opens the tray's event stream.
     pub async fn tray_events(&self) -> TrayEvents {
-        let mut s = TcpStream::connect(self.addr).await.expect("connect");
+        let mut s = self.connect().await;
         let cookie = self.cookie_header().unwrap_or_default();
         let head = format!(
             "GET /api/tray/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nCookie: {cookie}\r\n\r\n",
@@ -243,6 +285,23 @@ impl TrayEvents {
             assert!(n > 0, "stream closed");
             if let Some(data) = line.trim_end().strip_prefix("data: ") {
                 return serde_json::from_str(data).expect("tray JSON");
+            }
+        }
+    }
+
+    /// True when the server ends the stream within `secs`.
+    pub async fn closed_within(&mut self, secs: u64) -> bool {
+        let end = Instant::now() + Duration::from_secs(secs);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let left = end.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.r.read_line(&mut line)).await {
+                Err(_) => return false,
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                // The chunked body's last chunk ends the stream too.
+                Ok(Ok(_)) if line.trim_end() == "0" => return true,
+                Ok(Ok(_)) => continue,
             }
         }
     }
