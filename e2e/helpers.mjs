@@ -1,11 +1,13 @@
 // Shared helpers for the browser tests: start a real Salon binary on free
-// ports with a temporary data dir, and launch Debian's Chromium with fake
-// camera and microphone (flags measured in ../shared/GUIDE.md).
+// ports with a temporary data dir, and launch Debian's Chromium (through
+// playwright-core) or Firefox ESR (through puppeteer-core over WebDriver
+// BiDi) with fake camera and microphone (settings measured in ../shared/GUIDE.md).
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
 
 export const ARTIFACTS = join(process.cwd(), "test-artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -14,12 +16,13 @@ const TARGET = join(process.env.CARGO_TARGET_DIR || "target", "debug");
 const BIN = process.env.SALON_BIN || join(TARGET, "salon");
 export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load");
 
-/** Starts Salon; resolves with {url, stop}. */
+/** Starts Salon; resolves with {url, stop} (https with --tls-self-signed or --tls-cert). */
 export async function startSalon(extraArgs = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "salon-e2e-"));
   // Anyone may create rooms unless a test says otherwise (the room tests create rooms anonymously).
   const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
   const args = ["--listen", "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...extraArgs];
+  const tls = extraArgs.includes("--tls-self-signed") || extraArgs.includes("--tls-cert");
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));
@@ -32,7 +35,7 @@ export async function startSalon(extraArgs = []) {
       const m = out.match(/listening on (\S+)/);
       if (m) {
         clearTimeout(timer);
-        resolve(`http://${m[1]}`);
+        resolve(`${tls ? "https" : "http"}://${m[1]}`);
       }
     });
   });
@@ -47,7 +50,8 @@ export async function startSalon(extraArgs = []) {
   };
 }
 
-export async function launchChromium() {
+/** Debian's Chromium; `extraArgs` e.g. ["--ignore-certificate-errors"] for a self-signed server. */
+export async function launchChromium(extraArgs = []) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
@@ -62,7 +66,30 @@ export async function launchChromium() {
       "--disable-sync",
       "--disable-quic",
       "--no-first-run",
+      ...extraArgs,
     ],
+  });
+}
+
+/**
+ * Debian's Firefox ESR, headless, driven by puppeteer-core over WebDriver
+ * BiDi (no geckodriver). Fake camera and microphone, no permission prompt,
+ * autoplay allowed, and ICE over loopback (Firefox skips loopback addresses
+ * by default, and the tests' Salon announces 127.0.0.1). Headless Firefox
+ * has no WebGL.
+ */
+export async function launchFirefox() {
+  return puppeteer.launch({
+    browser: "firefox",
+    executablePath: process.env.FIREFOX || "/usr/bin/firefox-esr",
+    headless: true,
+    extraPrefsFirefox: {
+      "media.navigator.streams.fake": true,
+      "media.navigator.permission.disabled": true,
+      "media.autoplay.default": 0,
+      "media.peerconnection.ice.loopback": true,
+      "intl.accept_languages": "en-US",
+    },
   });
 }
 

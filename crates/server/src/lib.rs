@@ -41,8 +41,12 @@ pub struct AppState {
     pub sessions: Arc<tokio::sync::Semaphore>,
     /// Room creation, instance-wide: bounds how fast the database can grow.
     pub room_creation: Arc<RateLimit>,
-    /// Served over HTTPS: cookies get `Secure`.
+    /// Reached over HTTPS (TLS here, or an `https` --public-url): cookies get `Secure`.
     pub secure_cookies: bool,
+    /// Served with TLS by Salon itself (the scheme of links without --public-url).
+    pub tls: bool,
+    /// `--public-url`: the base of absolute links and an accepted Origin.
+    pub public_url: Option<config::PublicUrl>,
     /// Accounts, sessions, friends and the tray (issue 4).
     pub accounts: Arc<accounts::Accounts>,
 }
@@ -116,8 +120,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         media: media.clone(),
         sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
         room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
-        secure_cookies: config.tls_enabled(),
-        accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.tls_enabled())),
+        secure_cookies: config.secure_cookies(),
+        tls: config.tls_enabled(),
+        public_url: config.public_url.clone(),
+        accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.secure_cookies())),
     };
     // With the peer address, for the per-address login limit.
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -134,7 +140,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     } else {
         http_addr.ip().to_string()
     };
-    let url = format!("{scheme}://{host}:{}/", http_addr.port());
+    let url = match &config.public_url {
+        Some(public) => public.join("/"),
+        None => format!("{scheme}://{host}:{}/", http_addr.port()),
+    };
 
     let task = if config.tls_enabled() {
         let (cert, key) = match (&config.tls_cert, &config.tls_key) {

@@ -4,6 +4,7 @@
 mod accounts;
 mod helpers;
 mod host;
+mod http2;
 mod http_api;
 mod media;
 mod privacy;
