@@ -17,7 +17,7 @@ let chromium;
 let firefox;
 
 before(async () => {
-  salon = await startSalon();
+  salon = await startSalon([], { announceAll: true });
   [chromium, firefox] = await Promise.all([launchChromium(), launchFirefox()]);
 });
 

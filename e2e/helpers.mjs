@@ -16,12 +16,18 @@ const TARGET = join(process.env.CARGO_TARGET_DIR || "target", "debug");
 const BIN = process.env.SALON_BIN || join(TARGET, "salon");
 export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load");
 
-/** Starts Salon; resolves with {url, stop} (https with --tls-self-signed or --tls-cert). */
-export async function startSalon(extraArgs = []) {
+/**
+ * Starts Salon; resolves with {url, stop} (https with --tls-self-signed or
+ * --tls-cert). Media is announced on 127.0.0.1 only, unless `announceAll`:
+ * then on every IPv4 address of the machine (Salon's default), which
+ * Firefox needs because it gathers no loopback candidates.
+ */
+export async function startSalon(extraArgs = [], { announceAll = false } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "salon-e2e-"));
   // Anyone may create rooms unless a test says otherwise (the room tests create rooms anonymously).
   const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
-  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...extraArgs];
+  const announce = announceAll ? [] : ["--public-ip", "127.0.0.1"];
+  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", ...announce, "--data-dir", dataDir, ...creation, ...extraArgs];
   const tls = extraArgs.includes("--tls-self-signed") || extraArgs.includes("--tls-cert");
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
@@ -74,9 +80,9 @@ export async function launchChromium(extraArgs = []) {
 /**
  * Debian's Firefox ESR, headless, driven by puppeteer-core over WebDriver
  * BiDi (no geckodriver). Fake camera and microphone, no permission prompt,
- * autoplay allowed, and ICE over loopback (Firefox skips loopback addresses
- * by default, and the tests' Salon announces 127.0.0.1). Headless Firefox
- * has no WebGL.
+ * autoplay allowed. Firefox ESR 153 gathers no loopback ICE candidates here
+ * (even with media.peerconnection.ice.loopback), so start Salon with
+ * `announceAll`. Headless Firefox has no WebGL.
  */
 export async function launchFirefox() {
   return puppeteer.launch({
@@ -87,7 +93,6 @@ export async function launchFirefox() {
       "media.navigator.streams.fake": true,
       "media.navigator.permission.disabled": true,
       "media.autoplay.default": 0,
-      "media.peerconnection.ice.loopback": true,
       "intl.accept_languages": "en-US",
     },
   });
