@@ -127,6 +127,9 @@ async fn ws_upgrade(
         .on_upgrade(move |socket| ws::run(socket, state, device, permit, account))
 }
 
+/// How much of a refused request's body is read before answering (the API's own body limit).
+const REFUSED_BODY_DRAIN: usize = 16 * 1024;
+
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a
 /// state-changing request or a WebSocket upgrade that carries an Origin must
 /// come from this very host (HTTP/1.1 `Host` or HTTP/2 `:authority`) or from
@@ -134,6 +137,11 @@ async fn ws_upgrade(
 async fn check_origin(public: Option<PublicUrl>, req: Request<axum::body::Body>, next: Next) -> Response {
     let guarded = req.method() != Method::GET || req.uri().path() == "/ws";
     if guarded && !site::same_origin(req.uri(), req.headers(), public.as_ref()) {
+        // Read the (small) body first. Over HTTP/2, a response sent while the
+        // request body is still unread ends the stream with RST_STREAM, and
+        // clients then often lose the response: curl and browsers reported a
+        // stream error instead of this 403 (see RELIABILITY.md).
+        let _ = axum::body::to_bytes(req.into_body(), REFUSED_BODY_DRAIN).await;
         return AppError::new(StatusCode::FORBIDDEN, "bad_origin", "request from another site refused").into_response();
     }
     next.run(req).await
