@@ -31,5 +31,5 @@ else
 fi
 
 echo "== browser end-to-end tests (headless Chromium and Firefox ESR, fake camera and microphone)"
-cargo build --bin salon --bin salon-load
+cargo build --workspace --bins
 node --test --test-concurrency=1 e2e/

@@ -17,17 +17,20 @@ const BIN = process.env.SALON_BIN || join(TARGET, "salon");
 export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load");
 
 /**
- * Starts Salon; resolves with {url, stop} (https with --tls-self-signed or
- * --tls-cert). Media is announced on 127.0.0.1 only, unless `announceAll`:
- * then on every IPv4 address of the machine (Salon's default), which
- * Firefox needs because it gathers no loopback candidates.
+ * Starts Salon; resolves with {url, stop, kill} (https with --tls-self-signed
+ * or --tls-cert). `opts.dataDir` and `opts.listen` restart a server where an
+ * earlier one was (same database, same address), as after a crash. Media is
+ * announced on 127.0.0.1 only, unless `opts.announceAll`: then on every IPv4
+ * address of the machine (Salon's default), which Firefox needs because it
+ * gathers no loopback candidates.
+ * @param {string[]} [extraArgs] @param {{dataDir?: string, listen?: string, announceAll?: boolean}} [opts]
  */
-export async function startSalon(extraArgs = [], { announceAll = false } = {}) {
-  const dataDir = mkdtempSync(join(tmpdir(), "salon-e2e-"));
+export async function startSalon(extraArgs = [], opts = {}) {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "salon-e2e-"));
   // Anyone may create rooms unless a test says otherwise (the room tests create rooms anonymously).
   const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
-  const announce = announceAll ? [] : ["--public-ip", "127.0.0.1"];
-  const args = ["--listen", "127.0.0.1:0", "--media-port", "0", ...announce, "--data-dir", dataDir, ...creation, ...extraArgs];
+  const announce = opts.announceAll ? [] : ["--public-ip", "127.0.0.1"];
+  const args = ["--listen", opts.listen ?? "127.0.0.1:0", "--media-port", "0", ...announce, "--data-dir", dataDir, ...creation, ...extraArgs];
   const tls = extraArgs.includes("--tls-self-signed") || extraArgs.includes("--tls-cert");
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
@@ -47,11 +50,20 @@ export async function startSalon(extraArgs = [], { announceAll = false } = {}) {
   });
   return {
     url,
+    dataDir,
     log: () => log,
     async stop() {
-      proc.kill("SIGINT");
-      await new Promise((r) => proc.once("exit", r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill("SIGINT");
+        await new Promise((r) => proc.once("exit", r));
+      }
       rmSync(dataDir, { recursive: true, force: true });
+    },
+    /** Ends the process with `signal` (SIGKILL: a crash) and keeps the data dir. */
+    async kill(signal = "SIGKILL") {
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill(signal);
+      await exited;
     },
   };
 }

@@ -24,7 +24,7 @@ export class Grid {
   constructor(root, audioSink) {
     this.root = root;
     this.audioSink = audioSink;
-    /** @type {Map<string, {el: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement | null, info: Participant, self: boolean}>} */
+    /** @type {Map<string, {el: HTMLElement, video: HTMLVideoElement, audio: HTMLAudioElement | null, info: Participant, self: boolean, hasFrame: boolean}>} */
     this.tiles = new Map();
     /** @type {Map<string, MediaStream>} streams that arrived before their participant */
     this.orphans = new Map();
@@ -59,6 +59,17 @@ export class Grid {
     const initials = document.createElement("div");
     initials.className = "initials";
     initials.setAttribute("aria-hidden", "true");
+    // Until the first frame is decoded, the initials stay with "connecting…":
+    // never a black box.
+    const waiting = document.createElement("span");
+    waiting.className = "connecting";
+    video.addEventListener("loadeddata", () => {
+      const tile = this.tiles.get(info.id);
+      if (tile) {
+        tile.hasFrame = true;
+        this.update(tile.info);
+      }
+    });
     const caption = document.createElement("figcaption");
     const name = document.createElement("span");
     name.className = "name";
@@ -70,9 +81,9 @@ export class Grid {
       '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">' +
       '<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16"/></svg>';
     caption.append(name, muted);
-    el.append(video, initials, caption);
+    el.append(video, initials, waiting, caption);
     this.root.append(el);
-    this.tiles.set(info.id, { el, video, audio: null, info, self });
+    this.tiles.set(info.id, { el, video, audio: null, info, self, hasFrame: self });
     if (self) this.order.unshift(info.id);
     else this.order.push(info.id);
     this.update(info);
@@ -107,6 +118,11 @@ export class Grid {
     mark.setAttribute("aria-label", t("room.muted"));
     tile.video.setAttribute("aria-label", t("room.videoFrom", { name: info.name }));
     tile.el.classList.toggle("video-off", !info.video);
+    const noFrame = info.video && !tile.hasFrame;
+    tile.el.classList.toggle("no-frame", noFrame);
+    /** @type {HTMLElement} */ (tile.el.querySelector(".connecting")).textContent = info.reconnecting ? t("room.reconnectingTile") : noFrame ? t("room.connectingTile") : "";
+    // Their connection dropped: the tile stays, dimmed, until they are back.
+    tile.el.classList.toggle("reconnecting", !!info.reconnecting);
   }
 
   /** @param {string} id */
@@ -134,6 +150,8 @@ export class Grid {
       return;
     }
     if (track.kind === "video") {
+      tile.hasFrame = false;
+      this.update(tile.info);
       tile.video.srcObject = new MediaStream([track]);
       tile.video.play().catch(() => {});
     } else {

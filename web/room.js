@@ -122,6 +122,8 @@ $("people-btn").addEventListener("click", () => {
   renderLabels();
 });
 $("rejoin-btn").addEventListener("click", () => location.reload());
+// Closing the tab is leaving, not a dropped connection: nobody waits for us.
+window.addEventListener("pagehide", () => client?.leave());
 $("view-btn").addEventListener("click", () => {
   grid?.setSpeakerView(!grid.speakerView);
   renderLabels();
@@ -376,14 +378,101 @@ function wireClient(c) {
   });
   c.addEventListener("error", (e) => {
     const { code, message } = /** @type {CustomEvent} */ (e).detail;
-    if (code === "media_failed") return end("room.connectionLost", errorText(code, message));
     toast(errorText(code, message));
   });
   c.addEventListener("closed", (e) => {
     const reason = /** @type {CustomEvent} */ (e).detail.reason;
     if (!grid) return; // never entered: the join error is shown instead
-    end(reason === "left" ? "room.left" : "room.connectionLost", "");
+    if (reason === "left") return end("room.left", "");
+    if (reason === "connection_lost") return end("room.connectionLost", "");
+    // Refused on the way back (removed, ended, locked…): say why.
+    end("room.connectionLost", errorText(reason, ""));
   });
+  // Staying connected (protocol.js): the page shows it and carries on.
+  c.addEventListener("reconnecting", () => connStatus(true));
+  c.addEventListener("resumed", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail.msg;
+    reconcile(msg.participants);
+    life.controlsSeen = false; // the snapshot is the newest word
+    life.start(msg);
+    // A host's mute made while we were away holds: follow the server.
+    const me = people.get(selfId);
+    if (me && !msg.you.audio && local.micOn) {
+      local.setMic(false);
+    }
+    if (me) Object.assign(me, msg.you, { audio: local.micOn && !!local.audio, video: local.camOn && !!local.video });
+    publishState();
+    lastView = "";
+    scheduleView();
+    connStatus(false);
+  });
+  c.addEventListener("rejoined", (e) => {
+    // The server restarted: a full join gave us a new id; rebuild the room.
+    const joined = /** @type {CustomEvent} */ (e).detail.joined;
+    const old = selfId;
+    for (const id of [...people.keys()]) grid?.remove(id);
+    grid?.remove(old + SCREEN_SUFFIX);
+    people.clear();
+    selfId = joined.you.id;
+    const me = { ...joined.you, audio: local.micOn && !!local.audio, video: local.camOn && !!local.video };
+    people.set(me.id, me);
+    grid?.add(me, true);
+    grid?.setSelfVideo(me.id, local.camOn ? effects.track : null);
+    if (screen) {
+      grid?.add({ id: selfId + SCREEN_SUFFIX, name: t("room.yourScreen"), audio: true, video: true }, true);
+      grid?.setSelfVideo(selfId + SCREEN_SUFFIX, screen.getVideoTracks()[0] ?? null);
+    }
+    reconcile(joined.participants);
+    life.controlsSeen = false;
+    life.start(joined);
+    publishState();
+    lastView = "";
+    scheduleView();
+    connStatus(false);
+    toast(t("room.rejoinedToast"));
+  });
+  c.addEventListener("resync", (e) => {
+    const msg = /** @type {CustomEvent} */ (e).detail.msg;
+    reconcile(msg.participants);
+    life.controlsSeen = false; // the snapshot is the newest word
+    life.start(msg);
+  });
+  c.addEventListener("republished", () => {
+    lastView = "";
+    scheduleView();
+  });
+}
+
+/** Makes the people and tiles match a snapshot of the others (resume, resync). @param {Participant[]} others */
+function reconcile(others) {
+  const ids = new Set(others.map((p) => p.id));
+  for (const id of [...people.keys()]) {
+    if (id === selfId || ids.has(id)) continue;
+    people.delete(id);
+    grid?.remove(id);
+    grid?.remove(id + SCREEN_SUFFIX);
+  }
+  for (const p of others) {
+    people.set(p.id, p);
+    grid?.add(p);
+    showScreen(p);
+  }
+  renderLabels();
+}
+
+/** The "Reconnecting…" state: announced, visible, and the grid dimmed. @param {boolean} on */
+function connStatus(on) {
+  const el = $("conn-status");
+  $("in-room").classList.toggle("reconnecting", on);
+  if (on) {
+    el.textContent = t("room.reconnecting");
+    el.hidden = false;
+  } else if (!el.hidden) {
+    el.textContent = t("room.reconnected");
+    window.setTimeout(() => {
+      if (!$("in-room").classList.contains("reconnecting")) el.hidden = true;
+    }, 2000);
+  }
 }
 
 /** Feeds the speaking rings: inbound audio energy totals, by track id. */

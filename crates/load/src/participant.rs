@@ -44,7 +44,25 @@ pub struct Participant {
     /// Inbound bandwidth cap in bits/s (0: none): datagrams over it are
     /// dropped, like a bottleneck link, to test congestion handling.
     pub inbound_limit: Arc<AtomicU64>,
-    cmd: mpsc::UnboundedSender<Option<ClientMsg>>,
+    /// Who else is in the room, as this participant's messages say (joins,
+    /// leaves, updates, and the snapshots of `resync` and `resumed`).
+    pub roster: Arc<Mutex<std::collections::HashMap<String, salon_protocol::Participant>>>,
+    /// The resume token from `joined`.
+    pub resume_token: String,
+    server: SocketAddr,
+    device: Option<String>,
+    cmd: mpsc::UnboundedSender<Ctl>,
+}
+
+/// What a test asks of the participant's task.
+enum Ctl {
+    Send(ClientMsg),
+    /// Drop the WebSocket and the UDP socket without a word.
+    Vanish,
+    /// Stop reading signaling for a while (a slow client); media goes on.
+    PauseReading(Duration),
+    /// Drop only the WebSocket, and `resume` on a new one (media goes on).
+    Reconnect,
 }
 
 /// Opens a signaling connection and completes the handshake.
@@ -112,13 +130,15 @@ impl Participant {
         opts: JoinAs,
     ) -> anyhow::Result<Participant> {
         let ws = connect_as(server, opts.device.as_deref()).await?;
-        Participant::join_on(ws, room, name, publish, traffic, opts).await
+        Participant::join_on(ws, server, room, name, publish, traffic, opts).await
     }
 
     /// Joins over a signaling connection already open and past `hello`
-    /// (e.g. over TLS); `opts.device` is then unused (the connection's own cookies count).
+    /// (e.g. over TLS); the connection's own cookies count for who it is,
+    /// and `server` (plain `ws://`) is where a resume reconnects.
     pub async fn join_on(
         mut ws: Ws,
+        server: SocketAddr,
         room: &str,
         name: &str,
         publish: Publish,
@@ -137,9 +157,15 @@ impl Participant {
         let join = serde_json::to_string(&join)?;
         ws.send(Message::Text(join.clone().into())).await?;
         let deadline = Instant::now() + opts.wait;
-        let (id, answer) = loop {
+        let (id, answer, resume_token, others) = loop {
             match next_msg(&mut ws).await? {
-                ServerMsg::Joined { you, answer, .. } => break (you.id, answer),
+                ServerMsg::Joined {
+                    you,
+                    answer,
+                    resume,
+                    participants,
+                    ..
+                } => break (you.id, answer, resume, participants),
                 ServerMsg::Waiting { .. } => loop {
                     anyhow::ensure!(Instant::now() < deadline, "not admitted in time");
                     match next_msg(&mut ws).await {
@@ -164,6 +190,7 @@ impl Participant {
         let closed = Arc::new(AtomicBool::new(false));
         let (cmd, rx) = mpsc::unbounded_channel();
         let inbound_limit = Arc::new(AtomicU64::new(0));
+        let roster = Arc::new(Mutex::new(others.into_iter().map(|p| (p.id.clone(), p)).collect()));
         let limiter = Policer {
             limit: inbound_limit.clone(),
             tokens: 0.0,
@@ -175,6 +202,11 @@ impl Participant {
             seen: seen.clone(),
             traffic,
             limiter: Mutex::new(limiter),
+            roster: roster.clone(),
+            server,
+            device: opts.device.clone(),
+            token: resume_token.clone(),
+            me: id.clone(),
         };
         let flag = closed.clone();
         tokio::spawn(async move {
@@ -187,6 +219,10 @@ impl Participant {
             seen,
             closed,
             inbound_limit,
+            roster,
+            resume_token,
+            server,
+            device: opts.device,
             cmd,
         })
     }
@@ -204,12 +240,28 @@ impl Participant {
     }
 
     pub fn send(&self, msg: ClientMsg) {
-        let _ = self.cmd.send(Some(msg));
+        let _ = self.cmd.send(Ctl::Send(msg));
     }
 
     /// Drops the WebSocket and the UDP socket without saying goodbye.
     pub fn vanish(&self) {
-        let _ = self.cmd.send(None);
+        let _ = self.cmd.send(Ctl::Vanish);
+    }
+
+    /// Stops reading signaling for `d` (media goes on), like a client that
+    /// fell behind.
+    pub fn pause_reading(&self, d: Duration) {
+        let _ = self.cmd.send(Ctl::PauseReading(d));
+    }
+
+    /// Drops the WebSocket only and resumes on a new one with the token.
+    pub fn reconnect_signaling(&self) {
+        let _ = self.cmd.send(Ctl::Reconnect);
+    }
+
+    /// The server and device this participant joined with.
+    pub fn server(&self) -> (SocketAddr, Option<&str>) {
+        (self.server, self.device.as_deref())
     }
 }
 
@@ -244,6 +296,11 @@ struct Driver {
     seen: Arc<Mutex<Vec<ServerMsg>>>,
     traffic: Arc<Traffic>,
     limiter: Mutex<Policer>,
+    roster: Arc<Mutex<std::collections::HashMap<String, salon_protocol::Participant>>>,
+    server: SocketAddr,
+    device: Option<String>,
+    token: String,
+    me: String,
 }
 
 /// A token bucket on received bytes (burst: 50 ms at the limit, at least one
@@ -275,16 +332,22 @@ impl Policer {
 
 impl Driver {
     /// Signaling in, UDP in, timers; then UDP out.
-    async fn run(self, ws: Ws, mut cmds: mpsc::UnboundedReceiver<Option<ClientMsg>>) {
+    async fn run(self, ws: Ws, mut cmds: mpsc::UnboundedReceiver<Ctl>) {
         let (mut sink, mut stream) = ws.split();
         let Ok(local) = self.udp.local_addr() else { return };
         let mut buf = vec![0u8; 2048];
         let mut next = Instant::now();
         let mut ping = tokio::time::interval(Duration::from_secs(3));
+        let mut paused_until: Option<Instant> = None;
         loop {
             let mut outgoing = Vec::new();
+            let reading = paused_until.is_none_or(|t| Instant::now() >= t);
+            if reading {
+                paused_until = None;
+            }
+            let wake = paused_until.unwrap_or(next).min(next);
             tokio::select! {
-                frame = stream.next() => {
+                frame = stream.next(), if reading => {
                     let Some(Ok(frame)) = frame else { break };
                     let Message::Text(t) = frame else { continue };
                     let Ok(msg) = serde_json::from_str::<ServerMsg>(&t) else { continue };
@@ -296,6 +359,7 @@ impl Driver {
                         ServerMsg::Layers { active, .. } => lock(&self.peer).set_active_layers(active),
                         _ => {}
                     }
+                    self.follow_roster(&msg);
                     let mut seen = lock(&self.seen);
                     if seen.len() >= MAX_SEEN {
                         seen.drain(..MAX_SEEN / 2);
@@ -321,11 +385,22 @@ impl Driver {
                     }
                 }
                 cmd = cmds.recv() => match cmd {
-                    Some(Some(m)) => outgoing.push(m),
-                    _ => break,
+                    Some(Ctl::Send(m)) => outgoing.push(m),
+                    Some(Ctl::PauseReading(d)) => paused_until = Some(Instant::now() + d),
+                    Some(Ctl::Reconnect) => {
+                        drop((sink, stream));
+                        let Ok(mut ws) = connect_as(self.server, self.device.as_deref()).await else { return };
+                        let resume = ClientMsg::Resume { token: self.token.clone() };
+                        let Ok(text) = serde_json::to_string(&resume) else { return };
+                        if ws.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                        (sink, stream) = ws.split();
+                    }
+                    Some(Ctl::Vanish) | None => break,
                 },
                 _ = ping.tick() => outgoing.push(ClientMsg::Ping {}),
-                _ = tokio::time::sleep_until(next.into()) => {}
+                _ = tokio::time::sleep_until(wake.into()) => {}
             }
             for m in outgoing {
                 let Ok(text) = serde_json::to_string(&m) else { continue };
@@ -348,6 +423,25 @@ impl Driver {
             for t in tx {
                 let _ = self.udp.send_to(&t.contents, t.destination).await;
             }
+        }
+    }
+
+    /// Keeps `roster` as the server's messages describe the room.
+    fn follow_roster(&self, msg: &ServerMsg) {
+        let mut r = lock(&self.roster);
+        match msg {
+            ServerMsg::ParticipantJoined { participant } | ServerMsg::ParticipantUpdated { participant }
+                if participant.id != self.me =>
+            {
+                r.insert(participant.id.clone(), participant.clone());
+            }
+            ServerMsg::ParticipantLeft { id } => {
+                r.remove(id);
+            }
+            ServerMsg::Resync { participants, .. } | ServerMsg::Resumed { participants, .. } => {
+                *r = participants.iter().map(|p| (p.id.clone(), p.clone())).collect();
+            }
+            _ => {}
         }
     }
 

@@ -64,8 +64,21 @@ pub enum ClientMsg {
     View {
         tiles: Vec<Tile>,
     },
-    /// Keepalive; the server replies `pong`.
+    /// Keepalive; the server replies `pong`. Also the server's liveness
+    /// signal: a joined session that sends nothing for a while is suspended.
     Ping {},
+    /// Instead of `join`, after `hello`: take our participant back after a
+    /// dropped connection, with the token `joined` gave us. Answered with
+    /// `resumed`, or `error` `resume_failed` (then `join` afresh).
+    Resume {
+        token: String,
+    },
+    /// Replace our media connection (a new RTCPeerConnection) while staying
+    /// the same participant: after `media_failed`, a failed ICE connection
+    /// or a network change. Answered with `republished`.
+    Republish {
+        offer: String,
+    },
     /// Leave the room (closing the socket does the same).
     Leave {},
 
@@ -161,7 +174,36 @@ pub enum ServerMsg {
         controls: Controls,
         /// The chat so far (kept while the room lives).
         chat: Vec<ChatLine>,
+        /// Secret to `resume` this participant after a dropped connection
+        /// (valid while we are in the room or within the grace period).
+        #[serde(default)]
+        resume: String,
     },
+    /// Our participant is back after `resume`: the room as it is now (the
+    /// same shape as `joined`, without an answer). `media`: the SFU still
+    /// holds our media connection; if false, or if ours failed, `republish`.
+    Resumed {
+        you: Participant,
+        room: RoomInfo,
+        participants: Vec<Participant>,
+        controls: Controls,
+        chat: Vec<ChatLine>,
+        media: bool,
+    },
+    /// We fell behind: this replaces everything we knew about the room's
+    /// people, controls and chat (hosts also get `lobby` and `hands` after it).
+    Resync {
+        participants: Vec<Participant>,
+        controls: Controls,
+        chat: Vec<ChatLine>,
+    },
+    /// The answer to our `republish` offer.
+    Republished {
+        answer: String,
+    },
+    /// The server is going away (restart or update): reconnect now; a
+    /// `resume` that fails means a full `join`.
+    Reconnect {},
     /// The room has a waiting room: wait until a host admits (`admitted`)
     /// or denies (`denied`) us.
     Waiting {
@@ -258,6 +300,14 @@ pub struct Participant {
     /// themselves); absent for guests and towards non-friends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    /// Their connection dropped and they are expected back (the tile stays,
+    /// dimmed); they leave for good if not back within the grace period.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reconnecting: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// What a person may do in a room. Checked by the server on every command.
@@ -381,6 +431,9 @@ pub enum ErrorCode {
     InvalidText,
     /// A host turned us away from the waiting room a moment ago.
     Denied,
+    /// `resume` found nothing to resume (unknown or expired token, or the
+    /// server restarted): `join` afresh.
+    ResumeFailed,
 }
 
 impl ServerMsg {

@@ -80,6 +80,11 @@ pub struct Config {
     #[arg(long, env = "SALON_ROOM_CREATION", value_enum, default_value_t = RoomCreation::Accounts)]
     pub room_creation: RoomCreation,
 
+    /// Seconds a participant whose connection dropped stays in the room
+    /// (shown as reconnecting) before leaving for good.
+    #[arg(long, env = "SALON_RESUME_GRACE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub resume_grace_secs: u64,
+
     /// Without a command, Salon serves. `admin` runs an operator's task on
     /// the data directory and exits.
     #[command(subcommand)]
@@ -191,6 +196,8 @@ impl Config {
             command: None,
             // The existing suites create rooms anonymously; account tests set `Accounts`.
             room_creation: RoomCreation::Anyone,
+            // Short, so tests of dropped connections do not wait 30 s.
+            resume_grace_secs: 2,
         }
     }
 

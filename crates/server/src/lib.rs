@@ -49,6 +49,8 @@ pub struct AppState {
     pub public_url: Option<config::PublicUrl>,
     /// Accounts, sessions, friends and the tray (issue 4).
     pub accounts: Arc<accounts::Accounts>,
+    /// Participants whose connection dropped, kept for a grace period.
+    pub resumes: Arc<http::resume::Resumes>,
 }
 
 /// Most WebSocket sessions at once (each may hold a media peer of a few MiB).
@@ -93,6 +95,7 @@ pub struct Salon {
     /// The URL to open in a browser.
     pub url: String,
     pub media_candidates: Vec<SocketAddr>,
+    rooms: Arc<rooms::Rooms>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -114,9 +117,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     let media = media::spawn(&opts)
         .await
         .with_context(|| format!("binding the media UDP port(s) from {}", config.media_port))?;
+    let rooms = Arc::new(rooms::Rooms::new(config.max_participants));
     let state = AppState {
         store,
-        rooms: Arc::new(rooms::Rooms::new(config.max_participants)),
+        rooms: rooms.clone(),
         media: media.clone(),
         sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
         room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
@@ -124,6 +128,9 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         tls: config.tls_enabled(),
         public_url: config.public_url.clone(),
         accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.secure_cookies())),
+        resumes: Arc::new(http::resume::Resumes::new(std::time::Duration::from_secs(
+            config.resume_grace_secs,
+        ))),
     };
     // With the peer address, for the per-address login limit.
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -168,6 +175,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         media_addrs: media.local_addrs(),
         url,
         media_candidates: media.candidates(),
+        rooms,
         handle,
         task,
     })
@@ -175,7 +183,12 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
 
 impl Salon {
     /// Stops accepting, lets requests finish (up to 2 s), then returns.
+    /// Everyone in a room is told to reconnect first, so their pages come
+    /// back at once to whatever serves next, instead of waiting for a timeout.
     pub async fn stop(self) {
+        self.rooms.reconnect_all();
+        // Let the sessions write it out before their sockets close.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
     }

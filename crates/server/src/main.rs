@@ -49,6 +49,16 @@ async fn main() -> anyhow::Result<()> {
     // Printed plainly too, for scripts that start the binary on port 0.
     println!("listening on {}", salon.http_addr);
 
+    // Ctrl-C or SIGTERM (systemd, an update): tell clients to reconnect, then stop.
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
     tokio::signal::ctrl_c().await?;
     tracing::info!("shutting down");
     salon.stop().await;

@@ -48,9 +48,16 @@ pub enum MediaCommand {
         peer: PeerId,
         tiles: Vec<(String, u32)>,
     },
+    /// `seq` orders mute decisions made under the rooms lock: an older one
+    /// arriving late (from another session's task) is ignored.
     MuteAudio {
         peer: PeerId,
         muted: bool,
+        seq: u64,
+    },
+    /// Send the peer's unanswered offer again (its connection was replaced).
+    ResendOffer {
+        peer: PeerId,
     },
 }
 
@@ -122,9 +129,15 @@ impl MediaHandle {
         let _ = self.send(room, MediaCommand::View { peer, tiles }).await;
     }
 
-    /// Stops or resumes forwarding a participant's audio (an enforced mute).
-    pub async fn mute_audio(&self, room: RoomId, peer: PeerId, muted: bool) {
-        let _ = self.send(room, MediaCommand::MuteAudio { peer, muted }).await;
+    /// Stops or resumes forwarding a participant's audio (an enforced mute),
+    /// unless a newer decision (`seq`) for that peer was applied already.
+    pub async fn mute_audio(&self, room: RoomId, peer: PeerId, muted: bool, seq: u64) {
+        let _ = self.send(room, MediaCommand::MuteAudio { peer, muted, seq }).await;
+    }
+
+    /// Re-sends the peer's pending offer, if one waits for an answer.
+    pub async fn resend_offer(&self, room: RoomId, peer: PeerId) {
+        let _ = self.send(room, MediaCommand::ResendOffer { peer }).await;
     }
 
     pub async fn leave(&self, room: RoomId, peer: PeerId) {
@@ -225,6 +238,8 @@ struct MediaLoop {
     local_ips: HashSet<IpAddr>,
     events: HashMap<PeerId, mpsc::UnboundedSender<(PeerId, PeerEvent)>>,
     send_drops: u64,
+    /// The newest mute decision applied per peer (see `MediaCommand::MuteAudio`).
+    mute_seq: HashMap<PeerId, u64>,
 }
 
 /// The candidate a datagram was addressed to. Behind NAT (`--public-ip`)
@@ -254,6 +269,7 @@ impl MediaLoop {
             local_ips,
             events: HashMap::new(),
             send_drops: 0,
+            mute_seq: HashMap::new(),
         }
     }
 
@@ -308,12 +324,18 @@ impl MediaLoop {
             MediaCommand::View { peer, tiles } => {
                 let _ = self.sfu.set_view(now, peer, &tiles);
             }
-            MediaCommand::MuteAudio { peer, muted } => {
-                let _ = self.sfu.set_audio_muted(peer, muted);
+            MediaCommand::MuteAudio { peer, muted, seq } => {
+                let last = self.mute_seq.entry(peer).or_insert(0);
+                if seq > *last {
+                    *last = seq;
+                    let _ = self.sfu.set_audio_muted(peer, muted);
+                }
             }
+            MediaCommand::ResendOffer { peer } => self.sfu.resend_offer(now, peer),
             MediaCommand::Leave { peer } => {
                 let _ = self.sfu.remove_peer(now, peer);
                 self.events.remove(&peer);
+                self.mute_seq.remove(&peer);
             }
         }
     }

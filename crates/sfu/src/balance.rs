@@ -124,9 +124,8 @@ impl Sfu {
                 })
                 .sum::<u64>();
         // Right after a step up the estimate lags behind the new rate: wait before judging.
-        let settled = peer
-            .raised_at
-            .is_none_or(|t| now.saturating_duration_since(t) > RAISE_GRACE);
+        let recent = |t: Option<Instant>| t.is_some_and(|t| now.saturating_duration_since(t) <= RAISE_GRACE);
+        let settled = !recent(peer.raised_at) && !peer.tracks_out.iter().any(|t| recent(t.layer.switched_at));
         let congested = settled && peer.estimate.is_some_and(|e| e < sending * 85 / 100);
         let budget = match (peer.estimate, congested, peer.congested_until) {
             (Some(e), true, _) => Some((e, true)),

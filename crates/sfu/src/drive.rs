@@ -42,7 +42,7 @@ impl Sfu {
         self.drive_at = None;
         let mut work = Vec::new();
         while let Some(id) = self.dirty.pop() {
-            self.poll_peer(id, &mut work);
+            self.poll_peer(now, id, &mut work);
             for p in work.drain(..) {
                 self.propagate(now, p);
             }
@@ -52,19 +52,19 @@ impl Sfu {
     /// Polls one peer now and applies its events; others it writes to stay dirty.
     pub(crate) fn poll_now(&mut self, now: Instant, id: PeerId) {
         let mut work = Vec::new();
-        self.poll_peer(id, &mut work);
+        self.poll_peer(now, id, &mut work);
         for p in work {
             self.propagate(now, p);
         }
     }
 
-    fn poll_peer(&mut self, id: PeerId, work: &mut Vec<Propagate>) {
+    fn poll_peer(&mut self, now: Instant, id: PeerId, work: &mut Vec<Propagate>) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
         peer.dirty = false;
         // Offer first, so a change is negotiated as soon as possible.
-        if let Some(offer) = peer.negotiate_if_needed() {
+        if let Some(offer) = peer.negotiate_if_needed(now) {
             self.outputs.push_back(Output::Event(id, PeerEvent::Offer(offer)));
         }
         loop {
@@ -219,6 +219,10 @@ impl Sfu {
                         want_keyframe = Some(layer);
                         continue;
                     }
+                    Decision::ForwardAndRequestKeyframe(ts, layer) => {
+                        want_keyframe = Some(layer);
+                        ts
+                    }
                 }
             } else {
                 data.time.numer()
@@ -259,6 +263,26 @@ impl Sfu {
         kind: KeyframeRequestKind,
     ) {
         let interval = self.config.keyframe_interval;
+        self.request_keyframe_within(now, origin, mid, layer, kind, interval);
+    }
+
+    /// A keyframe request for a copy that just opened: a newcomer should see
+    /// a picture at once, so it waits at most [`NEW_VIEWER_KEYFRAME`] behind
+    /// the previous request rather than the usual interval.
+    pub(crate) fn request_keyframe_for_new_viewer(&mut self, now: Instant, origin: PeerId, mid: Mid, layer: Layer) {
+        let interval = self.config.keyframe_interval.min(crate::NEW_VIEWER_KEYFRAME);
+        self.request_keyframe_within(now, origin, mid, layer, KeyframeRequestKind::Pli, interval);
+    }
+
+    fn request_keyframe_within(
+        &mut self,
+        now: Instant,
+        origin: PeerId,
+        mid: Mid,
+        layer: Layer,
+        kind: KeyframeRequestKind,
+        interval: std::time::Duration,
+    ) {
         let Some(track) = self.peers.get_mut(&origin).and_then(|p| p.track_in_mut(mid)) else {
             return;
         };

@@ -6,7 +6,11 @@
 //! *target*: a layer, or paused when the tile is not visible or bandwidth is
 //! short. The SFU forwards the *current* layer and switches to the target
 //! only on a keyframe of the target layer (a decoder cannot start mid-GOP).
-//! Until then it keeps forwarding the old layer and asks for a keyframe.
+//! Until then it keeps forwarding the old layer and asks for a keyframe. A
+//! copy that has no layer yet (a late joiner, a tile just scrolled into
+//! view) waits [`FALLBACK_AFTER`] for its target's keyframe, then starts on
+//! the first keyframe of *any* arriving layer, so a picture appears as soon
+//! as one can, then steps to its target.
 //!
 //! Every layer has its own RTP timestamp base, so a switch would make the
 //! receiver's clock jump. [`TsRewriter`] keeps the outgoing timeline
@@ -101,7 +105,17 @@ pub struct LayerState {
     /// The layer being forwarded now (`None`: nothing yet, or paused).
     pub current: Option<Layer>,
     pub ts: TsRewriter,
+    /// When the current layer last changed: the bandwidth estimate lags
+    /// behind a new rate, so congestion is not judged right after.
+    pub switched_at: Option<Instant>,
+    /// Since when a copy with no layer yet has seen frames it could not use.
+    pub waiting_since: Option<Instant>,
 }
+
+/// How long a copy with no layer yet waits for its target's keyframe before
+/// it starts on another layer (the target's usually comes first: it is
+/// requested when the copy opens).
+pub const FALLBACK_AFTER: Duration = Duration::from_millis(250);
 
 /// What to do with one incoming frame for one subscriber.
 #[derive(Debug, PartialEq, Eq)]
@@ -112,6 +126,9 @@ pub enum Decision {
     Drop,
     /// Drop it, and ask the publisher for a keyframe on the target layer.
     DropAndRequestKeyframe(Layer),
+    /// Forward it (a fallback layer while the target's keyframe is awaited),
+    /// and ask for a keyframe on the target layer.
+    ForwardAndRequestKeyframe(u64, Layer),
 }
 
 impl LayerState {
@@ -120,6 +137,8 @@ impl LayerState {
             target,
             current: None,
             ts: TsRewriter::default(),
+            switched_at: None,
+            waiting_since: None,
         }
     }
 
@@ -127,11 +146,14 @@ impl LayerState {
     pub fn on_frame(&mut self, now: Instant, layer: Layer, ts: u64, keyframe: bool, clock_rate: u64) -> Decision {
         let Target::Layer(target) = self.target else {
             self.current = None;
+            self.waiting_since = None;
             return Decision::Drop;
         };
         if layer == target && self.current != Some(target) {
             if keyframe {
                 self.current = Some(target);
+                self.switched_at = Some(now);
+                self.waiting_since = None;
                 self.ts.switch(now, ts, clock_rate);
                 return Decision::Forward(self.ts.map(now, ts));
             }
@@ -142,6 +164,15 @@ impl LayerState {
             return Decision::Forward(self.ts.map(now, ts));
         }
         if self.current.is_none() && layer != target {
+            let waiting = *self.waiting_since.get_or_insert(now);
+            if keyframe && now.saturating_duration_since(waiting) >= FALLBACK_AFTER {
+                // A picture now beats the right size later: show any layer
+                // that can start here, and switch to the target on its keyframe.
+                self.current = Some(layer);
+                self.switched_at = Some(now);
+                self.ts.switch(now, ts, clock_rate);
+                return Decision::ForwardAndRequestKeyframe(self.ts.map(now, ts), target);
+            }
             return Decision::DropAndRequestKeyframe(target);
         }
         Decision::Drop
@@ -286,6 +317,45 @@ mod tests {
             s.on_frame(t4, q, 12_000, false, 90_000),
             Decision::DropAndRequestKeyframe(q)
         );
+    }
+
+    #[test]
+    fn a_new_viewer_starts_on_any_layer_then_steps_to_its_target() {
+        let t0 = Instant::now();
+        let q = Some(Rid::from("q"));
+        let f = Some(Rid::from("f"));
+        let mut s = LayerState::new(Target::Layer(f));
+        // No keyframe yet on any layer: nothing to show, ask for the target.
+        assert_eq!(
+            s.on_frame(t0, q, 100, false, 90_000),
+            Decision::DropAndRequestKeyframe(f)
+        );
+        // Another layer's keyframe right away: the target's is expected any moment.
+        assert_eq!(
+            s.on_frame(t0, q, 400, true, 90_000),
+            Decision::DropAndRequestKeyframe(f)
+        );
+        // Still none after FALLBACK_AFTER: show the other layer, still ask for the target.
+        let t0 = t0 + FALLBACK_AFTER;
+        assert_eq!(
+            s.on_frame(t0, q, 1000, true, 90_000),
+            Decision::ForwardAndRequestKeyframe(1000, f)
+        );
+        assert_eq!(s.current, Some(q));
+        let t1 = t0 + Duration::from_millis(33);
+        assert_eq!(s.on_frame(t1, q, 3970, false, 90_000), Decision::Forward(3970));
+        assert_eq!(
+            s.on_frame(t1, f, 50_000, false, 90_000),
+            Decision::DropAndRequestKeyframe(f)
+        );
+        // The target's keyframe: switch, and the timeline continues.
+        let t2 = t1 + Duration::from_millis(33);
+        assert_eq!(
+            s.on_frame(t2, f, 52_970, true, 90_000),
+            Decision::Forward(3970 + 33 * 90)
+        );
+        assert_eq!(s.current, Some(f));
+        assert_eq!(s.on_frame(t2, q, 6940, true, 90_000), Decision::Drop);
     }
 
     #[test]

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use str0m::bwe::Bitrate;
 use str0m::change::SdpOffer;
 use str0m::format::{Codec, FormatParams};
-use str0m::media::{Frequency, KeyframeRequestKind, MediaKind, Pt};
+use str0m::media::{Frequency, MediaKind, Pt};
 use str0m::net::{Protocol, Receive, Transmit};
 use str0m::{Candidate, Input, Rtc};
 
@@ -84,6 +84,15 @@ fn check_simulcast(sdp: &str) -> Result<(), SfuError> {
     }
     Ok(())
 }
+
+/// An offer left unanswered this long is sent again (the browser may never
+/// have received it). A client ignores an exact repeat of an offer it has
+/// already handled on the same connection.
+pub const OFFER_RESEND: Duration = Duration::from_secs(10);
+
+/// Shortest gap between keyframe requests when a copy of a video has just
+/// opened for a new viewer (the usual gap is `keyframe_interval`).
+pub const NEW_VIEWER_KEYFRAME: Duration = Duration::from_millis(100);
 
 /// Most tiles a view report may list (a room holds at most a few hundred people).
 pub const MAX_VIEW_TILES: usize = 512;
@@ -334,6 +343,18 @@ impl Sfu {
         Ok(())
     }
 
+    /// Emits the peer's pending offer again, if one waits for an answer
+    /// (after its signaling connection was replaced). No-op otherwise.
+    pub fn resend_offer(&mut self, now: Instant, id: PeerId) {
+        if let Some(sdp) = self
+            .peers
+            .get_mut(&id)
+            .and_then(|p| p.offer_to_resend(now, Duration::ZERO))
+        {
+            self.outputs.push_back(Output::Event(id, PeerEvent::Offer(sdp)));
+        }
+    }
+
     /// Applies a browser's answer to the offer sent in [`PeerEvent::Offer`].
     /// Text that is not SDP is refused and changes nothing; an SDP answer
     /// that str0m cannot apply leaves the peer unusable: it is removed and a
@@ -350,7 +371,7 @@ impl Sfu {
                     self.pull_tick(now);
                 }
                 for (origin, mid, layer) in opened {
-                    self.request_keyframe(now, origin, mid, layer, KeyframeRequestKind::Pli);
+                    self.request_keyframe_for_new_viewer(now, origin, mid, layer);
                 }
                 self.mark_dirty(id);
                 self.drive(now);
@@ -496,6 +517,9 @@ impl Sfu {
         let mut due = Vec::new();
         let mut failed = Vec::new();
         for peer in self.peers.values_mut() {
+            if let Some(sdp) = peer.offer_to_resend(now, OFFER_RESEND) {
+                self.outputs.push_back(Output::Event(peer.id, PeerEvent::Offer(sdp)));
+            }
             for t in &mut peer.tracks_in {
                 for (layer, k) in &mut t.keyframes {
                     if let Some(kind) = k.take_due(now, interval) {
@@ -544,7 +568,8 @@ impl Sfu {
         self.peers
             .values()
             .flat_map(|p| {
-                p.next_timeout.into_iter().chain(
+                let resend = p.pending_sdp.as_ref().map(|(_, at)| *at + OFFER_RESEND);
+                p.next_timeout.into_iter().chain(resend).chain(
                     p.tracks_in
                         .iter()
                         .flat_map(|t| t.keyframes.iter().filter_map(|(_, k)| k.due(interval))),

@@ -26,6 +26,9 @@ pub(crate) struct Peer {
     pub tracks_in: Vec<TrackIn>,
     pub tracks_out: Vec<TrackOut>,
     pub pending: Option<SdpPendingOffer>,
+    /// The pending offer's SDP and when it was last sent, so it can be sent
+    /// again if no answer comes (a lost connection, a stuck client).
+    pub pending_sdp: Option<(String, Instant)>,
     pub next_timeout: Option<Instant>,
     /// Queued for polling in the current drive pass.
     pub dirty: bool,
@@ -54,6 +57,7 @@ impl Peer {
             tracks_in: Vec::new(),
             tracks_out: Vec::new(),
             pending: None,
+            pending_sdp: None,
             next_timeout: None,
             dirty: false,
             view: None,
@@ -67,7 +71,7 @@ impl Peer {
 
     /// Builds the next offer if outgoing tracks changed and no offer is in
     /// flight. Returns the SDP to send to the browser.
-    pub fn negotiate_if_needed(&mut self) -> Option<String> {
+    pub fn negotiate_if_needed(&mut self, now: Instant) -> Option<String> {
         if self.pending.is_some() {
             return None;
         }
@@ -98,7 +102,9 @@ impl Peer {
         }
         let (offer, pending) = api.apply()?;
         self.pending = Some(pending);
-        Some(offer.to_sdp_string())
+        let sdp = offer.to_sdp_string();
+        self.pending_sdp = Some((sdp.clone(), now));
+        Some(sdp)
     }
 
     /// Applies the browser's answer to our pending offer. Returns the video
@@ -113,6 +119,7 @@ impl Peer {
         let Some(pending) = self.pending.take() else {
             return Err(SfuError::NoPendingOffer);
         };
+        self.pending_sdp = None;
         self.rtc
             .sdp_api()
             .accept_answer(pending, answer)
@@ -130,6 +137,17 @@ impl Peer {
         }
         self.tracks_out.retain(|t| !t.is_finished());
         Ok(opened)
+    }
+
+    /// The pending offer again, if it has waited `after` (or at once with
+    /// `after` zero); marks it sent now.
+    pub fn offer_to_resend(&mut self, now: Instant, after: std::time::Duration) -> Option<String> {
+        let (sdp, sent) = self.pending_sdp.as_mut()?;
+        if now.saturating_duration_since(*sent) < after {
+            return None;
+        }
+        *sent = now;
+        Some(sdp.clone())
     }
 
     pub fn track_in_mut(&mut self, mid: Mid) -> Option<&mut TrackIn> {

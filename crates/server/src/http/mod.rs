@@ -12,6 +12,7 @@ pub mod device;
 mod friends;
 pub mod openapi;
 mod owned_rooms;
+pub mod resume;
 mod schedule;
 pub mod site;
 pub mod tray;

@@ -18,11 +18,13 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use rand::RngCore;
 use salon_sfu::{PeerEvent, PeerId, RoomId, SfuError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::device::Device;
+use super::resume::{self, Suspended, Takeover, TokenHash};
 use crate::media::MediaError;
 use crate::protocol::{self, ClientMsg, ErrorCode, Participant, RoomInfo, ServerMsg, PROTOCOL_VERSION};
+use crate::rooms::outbox::{Next, Outbox};
 use crate::rooms::{EnterError, Entered, Entrant, Entry, MemberAccount};
 use crate::AppState;
 
@@ -60,6 +62,20 @@ struct Joined {
     core_room: RoomId,
     pid: String,
     peer: PeerId,
+    /// Hash of the resume token given in `joined` (see `resume.rs`).
+    resume: TokenHash,
+    /// The media core still holds our peer (false after `PeerEvent::Closed`
+    /// until the client republishes).
+    media_alive: bool,
+}
+
+/// Why a session's loop ended.
+enum End {
+    /// The socket closed or failed, the client went silent, or its queue
+    /// overflowed: keep a joined participant for the grace period.
+    Dropped,
+    /// A newer connection of the same participant resumes it.
+    Takeover(oneshot::Sender<()>),
 }
 
 struct Session {
@@ -68,8 +84,11 @@ struct Session {
     /// The signed-in account of the upgrade request, if any.
     account: Option<crate::store::Account>,
     phase: Phase,
-    outbox: mpsc::Sender<ServerMsg>,
+    outbox: Outbox,
     media_events: mpsc::UnboundedSender<(PeerId, PeerEvent)>,
+    /// A media event channel taken over by `resume`, for `run` to read from.
+    adopt: Option<mpsc::UnboundedReceiver<(PeerId, PeerEvent)>>,
+    takeover: Takeover,
     tokens: f64,
     refilled: Instant,
     chatty: crate::RateLimit,
@@ -86,15 +105,18 @@ pub async fn run(
     account: Option<crate::store::Account>,
 ) {
     let (mut sink, mut stream) = socket.split();
-    let (outbox, mut outbox_rx) = mpsc::channel::<ServerMsg>(256);
+    let outbox = Outbox::new();
     let (media_tx, mut media_rx) = mpsc::unbounded_channel::<(PeerId, PeerEvent)>();
+    let (takeover, mut takeover_rx) = mpsc::channel::<oneshot::Sender<()>>(1);
     let mut s = Session {
         state,
         device,
         account,
         phase: Phase::Greeting,
-        outbox,
+        outbox: outbox.clone(),
         media_events: media_tx,
+        adopt: None,
+        takeover,
         tokens: RATE_BURST,
         refilled: Instant::now(),
         chatty: crate::RateLimit::new(CHAT_PER_SEC, CHAT_BURST),
@@ -104,45 +126,75 @@ pub async fn run(
     let mut last_seen = Instant::now();
     let mut ping = tokio::time::interval(SERVER_PING);
 
-    loop {
+    let end = loop {
+        if let Some(rx) = s.adopt.take() {
+            media_rx = rx;
+        }
         tokio::select! {
             frame = stream.next() => {
-                let Some(Ok(frame)) = frame else { break };
+                let Some(Ok(frame)) = frame else { break End::Dropped };
                 last_seen = Instant::now();
                 match frame {
                     Message::Text(text) => s.on_text(text.as_str()).await,
                     Message::Binary(_) => s.reply(ServerMsg::error(ErrorCode::BadMessage, "binary messages are not part of the protocol")),
-                    Message::Close(_) => break,
+                    Message::Close(_) => break End::Dropped,
                     Message::Ping(_) | Message::Pong(_) => {}
                 }
             }
-            Some(msg) = outbox_rx.recv() => {
+            next = outbox.next() => {
+                let msg = match next {
+                    Next::Msg(m) => m,
+                    Next::Resync => {
+                        if let Phase::Joined(j) = &s.phase {
+                            s.state.rooms.resync(&j.room, &j.pid);
+                        } else {
+                            outbox.take_resync();
+                        }
+                        continue;
+                    }
+                    Next::Closed => break End::Dropped,
+                };
                 // Invariant: our message types always serialize.
                 let json = serde_json::to_string(&msg).expect("server messages serialize");
                 if !send_within(&mut sink, Message::Text(json.into())).await {
-                    break;
+                    break End::Dropped;
                 }
                 s.after_sent(&msg).await;
             }
             Some((peer, event)) = media_rx.recv() => s.on_media_event(peer, event),
+            Some(done) = takeover_rx.recv() => break End::Takeover(done),
             _ = ping.tick() => {
                 if last_seen.elapsed() > IDLE_TIMEOUT {
                     tracing::debug!("signaling session timed out");
-                    break;
+                    break End::Dropped;
                 }
                 if !send_within(&mut sink, Message::Ping(Default::default())).await {
-                    break;
+                    break End::Dropped;
                 }
             }
         }
+    };
+    outbox.close();
+    match (end, std::mem::replace(&mut s.phase, Phase::Ready)) {
+        (end, Phase::Joined(j)) => {
+            s.suspend(j, media_rx);
+            if let End::Takeover(done) = end {
+                let _ = done.send(());
+            }
+        }
+        (_, other) => {
+            s.phase = other;
+            s.leave_room().await;
+        }
     }
-    s.leave_room().await;
+    // Closing the socket tells a replaced client's page it is no longer in charge.
+    let _ = sink.close().await;
 }
 
 impl Session {
     fn reply(&self, msg: ServerMsg) {
-        if self.outbox.try_send(msg).is_err() {
-            tracing::debug!("reply dropped: outbox full");
+        if !self.outbox.send(msg) {
+            tracing::debug!("reply not queued: session closing");
         }
     }
 
@@ -205,6 +257,8 @@ impl Session {
             }
             (ClientMsg::Hello { .. }, _) => self.error(ErrorCode::BadMessage, "hello was already received"),
             (ClientMsg::Ping {}, _) => self.reply(ServerMsg::Pong {}),
+            (ClientMsg::Resume { token }, Phase::Ready) => self.resume(&token).await,
+            (ClientMsg::Resume { .. }, _) => self.error(ErrorCode::AlreadyJoined, "already in a room"),
             (_, Phase::Greeting) => self.error(ErrorCode::BadMessage, "send hello first"),
             (
                 ClientMsg::Join {
@@ -222,8 +276,14 @@ impl Session {
             (_, Phase::Waiting { .. }) => self.error(ErrorCode::NotJoined, "wait until a host lets you in"),
             (ClientMsg::Answer { sdp }, Phase::Joined(j)) => {
                 let (room, peer) = (j.core_room, j.peer);
+                let looks_like_sdp = sdp.starts_with("v=");
                 match self.state.media.answer(room, peer, sdp).await {
                     Ok(()) => {}
+                    // A late answer to an offer sent twice (after a resume or
+                    // a re-send): the first answer was applied; nothing to do.
+                    Err(MediaError::Sfu(SfuError::NoPendingOffer)) if looks_like_sdp => {
+                        tracing::debug!("answer without a pending offer ignored")
+                    }
                     Err(MediaError::Sfu(SfuError::NoPendingOffer)) => {
                         self.error(ErrorCode::BadMessage, "no offer is waiting for an answer")
                     }
@@ -234,11 +294,12 @@ impl Session {
             (ClientMsg::State { audio, video, screen }, Phase::Joined(j)) => {
                 let (room, peer) = (j.core_room, j.peer);
                 match self.state.rooms.set_state(&j.room, &j.pid, audio, video, screen) {
-                    Ok(true) => self.state.media.mute_audio(room, peer, false).await,
-                    Ok(false) => {}
+                    Ok(Some(seq)) => self.state.media.mute_audio(room, peer, false, seq).await,
+                    Ok(None) => {}
                     Err(r) => self.error(r.code, r.message),
                 }
             }
+            (ClientMsg::Republish { offer }, Phase::Joined(_)) => self.republish(offer).await,
             (ClientMsg::View { tiles }, Phase::Joined(j)) => {
                 if tiles.len() > protocol::MAX_VIEW_TILES {
                     let msg = format!("a view lists at most {} tiles", protocol::MAX_VIEW_TILES);
@@ -275,7 +336,7 @@ impl Session {
         };
         let (room, core, room_name) = (j.room.clone(), j.core_room, j.room_name.clone());
         for (peer, muted) in fx.mutes {
-            self.state.media.mute_audio(core, peer, muted).await;
+            self.state.media.mute_audio(core, peer, muted, fx.mute_seq).await;
         }
         for peer in fx.kicked {
             self.state.media.leave(core, peer).await;
@@ -385,6 +446,7 @@ impl Session {
             screen: false,
             avatar: self.account.as_ref().and_then(|a| a.avatar_url()),
             username: self.account.as_ref().map(|a| a.username.clone()),
+            reconnecting: false,
         };
         let (account, blockers) = match self.member_account().await {
             Ok(x) => x,
@@ -446,9 +508,13 @@ impl Session {
         };
         // Re-read under the rooms lock: a host may have muted everyone while
         // the media join was under way.
-        if entered.audio_muted || self.state.rooms.audio_blocked(&room.id, &me.id) {
+        let (blocked, seq) = self.state.rooms.audio_blocked(&room.id, &me.id);
+        if entered.audio_muted || blocked {
             // Queued behind the join, so it applies before any media can arrive.
-            self.state.media.mute_audio(core_room, peer, true).await;
+            self.state
+                .media
+                .mute_audio(core_room, peer, true, seq.max(entered.mute_seq))
+                .await;
         }
         tracing::info!(room = %short(&room.id), participant = %me.id, role = ?entered.you.role, "joined");
         let Entered {
@@ -458,6 +524,10 @@ impl Session {
             chat,
             ..
         } = *entered;
+        let (token, resume) = resume::new_token();
+        self.state
+            .resumes
+            .live(resume, self.takeover.clone(), self.device.0.clone());
         self.reply(ServerMsg::Joined {
             you,
             room: info,
@@ -465,6 +535,7 @@ impl Session {
             answer,
             controls,
             chat,
+            resume: token,
         });
         // Announcing also catches us up (controls, lobby, hands, who came or went).
         self.state.rooms.announce(&room.id, &me.id);
@@ -474,6 +545,149 @@ impl Session {
             core_room,
             pid: me.id,
             peer,
+            resume,
+            media_alive: true,
+        });
+    }
+
+    /// `resume`: takes our participant back from a dropped connection (or
+    /// from the old connection, if the server has not noticed it is gone).
+    async fn resume(&mut self, token: &str) {
+        let hash = resume::hash(token);
+        let failed = "nothing to resume (the server restarted or the grace period is over); join again";
+        if token.len() > 64 {
+            return self.error(ErrorCode::ResumeFailed, failed);
+        }
+        let Some(mut sus) = self.state.resumes.take(&hash, &self.device.0).await else {
+            return self.error(ErrorCode::ResumeFailed, failed);
+        };
+        // What the media core said while nobody listened: keep whether media
+        // still lives and the latest layer choice per video; the pending
+        // offer, if any, is sent again below.
+        let mut layers = std::collections::HashMap::new();
+        while let Ok((peer, event)) = sus.media_rx.try_recv() {
+            match event {
+                PeerEvent::Closed(_) if peer == sus.peer => sus.media_alive = false,
+                PeerEvent::Layers { mid, active } if peer == sus.peer => {
+                    layers.insert(mid, active);
+                }
+                _ => {}
+            }
+        }
+        let store_room = self.state.store.room(&sus.room).await.ok().flatten();
+        let info = RoomInfo {
+            id: sus.room.clone(),
+            name: store_room.map_or_else(|| sus.room_name.clone(), |r| r.name),
+            max_participants: self.state.rooms.max_participants,
+        };
+        let resumed = self.state.rooms.resume(
+            &sus.room,
+            &sus.pid,
+            &self.device.0,
+            self.outbox.clone(),
+            info,
+            sus.media_alive,
+        );
+        let Some(resumed) = resumed else {
+            // Removed, ended or expired meanwhile: nothing of it may linger.
+            self.state.media.leave(sus.core_room, sus.peer).await;
+            return self.error(ErrorCode::ResumeFailed, failed);
+        };
+        tracing::info!(room = %short(&sus.room), participant = %sus.pid, "resumed");
+        if sus.media_alive {
+            let seq = resumed.mute_seq;
+            self.state
+                .media
+                .mute_audio(sus.core_room, sus.peer, resumed.audio_muted, seq)
+                .await;
+            for (mid, active) in layers {
+                self.reply(ServerMsg::Layers { mid, active });
+            }
+            self.state.media.resend_offer(sus.core_room, sus.peer).await;
+        }
+        self.state
+            .resumes
+            .live(hash, self.takeover.clone(), self.device.0.clone());
+        self.media_events = sus.media_tx;
+        self.adopt = Some(sus.media_rx);
+        self.phase = Phase::Joined(Joined {
+            room: sus.room,
+            room_name: sus.room_name,
+            core_room: sus.core_room,
+            pid: sus.pid,
+            peer: sus.peer,
+            resume: hash,
+            media_alive: sus.media_alive,
+        });
+    }
+
+    /// `republish`: a new media connection for the same participant.
+    async fn republish(&mut self, offer: String) {
+        let Phase::Joined(j) = &self.phase else { return };
+        let (room, core, pid, old) = (j.room.clone(), j.core_room, j.pid.clone(), j.peer);
+        self.state.media.leave(core, old).await;
+        let peer = PeerId(NEXT_PEER.fetch_add(1, Ordering::Relaxed));
+        match self
+            .state
+            .media
+            .join(core, peer, pid.clone(), offer, self.media_events.clone())
+            .await
+        {
+            Ok(answer) => {
+                self.state.rooms.set_peer(&room, &pid, peer);
+                let (blocked, seq) = self.state.rooms.audio_blocked(&room, &pid);
+                if blocked {
+                    self.state.media.mute_audio(core, peer, true, seq).await;
+                }
+                if let Phase::Joined(j) = &mut self.phase {
+                    j.peer = peer;
+                    j.media_alive = true;
+                }
+                tracing::info!(room = %short(&room), participant = %pid, "media republished");
+                self.reply(ServerMsg::Republished { answer });
+            }
+            Err(e) => {
+                if let Phase::Joined(j) = &mut self.phase {
+                    j.media_alive = false;
+                }
+                let code = match &e {
+                    MediaError::Sfu(SfuError::BadSdp(_) | SfuError::TooManyMedia) => ErrorCode::InvalidSdp,
+                    _ => ErrorCode::NegotiationFailed,
+                };
+                self.error(code, e.to_string());
+            }
+        }
+    }
+
+    /// The socket is gone but the participant may come back: keep it in the
+    /// room as reconnecting, and out of it for good after the grace period.
+    fn suspend(&mut self, j: Joined, media_rx: mpsc::UnboundedReceiver<(PeerId, PeerEvent)>) {
+        tracing::info!(room = %short(&j.room), participant = %j.pid, "connection dropped; waiting for a resume");
+        self.state.rooms.suspend(&j.room, &j.pid);
+        let token = j.resume;
+        let generation = self.state.resumes.suspend(
+            token,
+            Suspended {
+                room: j.room,
+                room_name: j.room_name,
+                core_room: j.core_room,
+                pid: j.pid,
+                peer: j.peer,
+                device: self.device.0.clone(),
+                media_alive: j.media_alive,
+                media_tx: self.media_events.clone(),
+                media_rx,
+                generation: 0,
+            },
+        );
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(state.resumes.grace).await;
+            if let Some(s) = state.resumes.expire(&token, generation) {
+                tracing::info!(room = %short(&s.room), participant = %s.pid, "not back in time: left");
+                state.rooms.leave(&s.room, &s.pid);
+                state.media.leave(s.core_room, s.peer).await;
+            }
         });
     }
 
@@ -507,13 +721,16 @@ impl Session {
             PeerEvent::Speakers(ids) => self.reply(ServerMsg::Speakers { ids }),
             PeerEvent::Layers { mid, active } => self.reply(ServerMsg::Layers { mid, active }),
             PeerEvent::Closed(reason) => {
+                // The participant stays: its client republishes (a new
+                // media connection) and is the same person to everyone.
                 tracing::info!(participant = %j.pid, "media closed: {reason}");
                 self.error(
                     ErrorCode::MediaFailed,
-                    format!("the media connection was lost: {reason}"),
+                    format!("the media connection was lost: {reason}; republish"),
                 );
-                self.state.rooms.leave(&j.room, &j.pid);
-                self.phase = Phase::Ready;
+                if let Phase::Joined(j) = &mut self.phase {
+                    j.media_alive = false;
+                }
             }
         }
     }
@@ -522,6 +739,7 @@ impl Session {
         match std::mem::replace(&mut self.phase, Phase::Ready) {
             Phase::Joined(j) => {
                 tracing::info!(room = %short(&j.room), participant = %j.pid, "left");
+                self.state.resumes.forget(&j.resume);
                 self.state.rooms.leave(&j.room, &j.pid);
                 self.state.media.leave(j.core_room, j.peer).await;
             }

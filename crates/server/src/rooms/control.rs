@@ -37,6 +37,8 @@ pub struct Ban {
 pub struct Effects {
     /// `(peer, muted)`: tell the SFU to stop or resume forwarding audio.
     pub mutes: Vec<(PeerId, bool)>,
+    /// Orders these mutes against other decisions (see `next_mute_seq`).
+    pub mute_seq: u64,
     /// Take these peers out of the media core now. Their own sessions do it
     /// too once they read `removed`/`ended`, but a client that stops reading
     /// must not keep its media meanwhile.
@@ -96,7 +98,7 @@ fn target(r: &LiveRoom, id: &str, actor_role: Role, what: &str) -> Result<usize,
     Ok(pos)
 }
 
-fn updated(r: &LiveRoom, pos: usize) {
+pub(super) fn updated(r: &LiveRoom, pos: usize) {
     let msg = ServerMsg::ParticipantUpdated {
         participant: r.members[pos].info.clone(),
     };
@@ -110,6 +112,10 @@ fn mute(r: &mut LiveRoom, pos: usize, fx: &mut Effects) {
         m.audio_blocked = true;
         fx.mutes.push((m.peer, true));
     }
+    for k in super::mute_keys(m) {
+        r.muted.insert(k);
+    }
+    let m = &mut r.members[pos];
     m.info.audio = false;
     send(m, ServerMsg::Muted {});
     updated(r, pos);
@@ -136,7 +142,10 @@ fn now_ms() -> i64 {
 }
 
 fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<Effects, Refusal> {
-    let mut fx = Effects::default();
+    let mut fx = Effects {
+        mute_seq: super::next_mute_seq(),
+        ..Effects::default()
+    };
     match cmd {
         ClientMsg::Lock { locked } => {
             need_moderator(role, "lock the room")?;
@@ -165,7 +174,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             let waiting = r.lobby.len();
             r.lobby.retain(|w| {
                 if w.device == device {
-                    let _ = w.outbox.try_send(ServerMsg::Removed { banned: *ban });
+                    w.outbox.send(ServerMsg::Removed { banned: *ban });
                 }
                 w.device != device
             });
@@ -192,7 +201,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
                 }
             }
             for w in r.lobby.drain(..) {
-                let _ = w.outbox.try_send(ServerMsg::Ended {});
+                w.outbox.send(ServerMsg::Ended {});
             }
         }
         ClientMsg::Admit { id } | ClientMsg::Deny { id } => {
@@ -201,10 +210,10 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             let w = r.lobby.remove(pos);
             if matches!(cmd, ClientMsg::Admit { .. }) {
                 r.admitted.insert(w.device.clone());
-                let _ = w.outbox.try_send(ServerMsg::Admitted {});
+                w.outbox.send(ServerMsg::Admitted {});
             } else {
                 r.denied.insert(w.device.clone(), std::time::Instant::now());
-                let _ = w.outbox.try_send(ServerMsg::Denied {});
+                w.outbox.send(ServerMsg::Denied {});
             }
             send_lobby(r);
         }
@@ -212,7 +221,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             need_moderator(role, "answer the waiting room")?;
             for w in std::mem::take(&mut r.lobby) {
                 r.admitted.insert(w.device.clone());
-                let _ = w.outbox.try_send(ServerMsg::Admitted {});
+                w.outbox.send(ServerMsg::Admitted {});
             }
             send_lobby(r);
         }
@@ -233,6 +242,9 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             need_moderator(role, "let people unmute")?;
             let pos = r.members.iter().position(|m| &m.info.id == id).ok_or_else(unknown)?;
             r.members[pos].may_unmute = true;
+            for k in super::mute_keys(&r.members[pos]) {
+                r.muted.remove(&k);
+            }
             send(&r.members[pos], ServerMsg::MayUnmute {});
             lower_hand(r, id);
         }
@@ -296,7 +308,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
                 // No waiting room any more: nobody is left waiting at the door.
                 for w in std::mem::take(&mut r.lobby) {
                     r.admitted.insert(w.device.clone());
-                    let _ = w.outbox.try_send(ServerMsg::Admitted {});
+                    w.outbox.send(ServerMsg::Admitted {});
                 }
                 send_lobby(r);
             }

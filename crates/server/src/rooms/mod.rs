@@ -27,20 +27,34 @@
 //! messages go out through each session's bounded channel without waiting.
 
 mod control;
+pub mod outbox;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use salon_sfu::{PeerId, RoomId};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
-use crate::protocol::{ChatLine, Controls, ErrorCode, LobbyEntry, Participant, Role, ServerMsg};
+use crate::protocol::{ChatLine, Controls, ErrorCode, LobbyEntry, Participant, Role, RoomInfo, ServerMsg};
 
 pub use control::{Ban, Effects, Report};
 
-/// A session's outgoing message queue.
-pub type Outbox = mpsc::Sender<ServerMsg>;
+pub use outbox::Outbox;
+
+/// Orders the mute decisions sent to the media loop: each is numbered under
+/// the rooms lock, and the loop ignores one older than the last it applied
+/// for that peer, so a host's mute and a self-unmute sent from two session
+/// tasks cannot land in the wrong order.
+static MUTE_SEQ: AtomicU64 = AtomicU64::new(1);
+
+fn next_mute_seq() -> u64 {
+    MUTE_SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Places kept for hosts and co-hosts beyond `max_participants`, so a full
+/// room never keeps its own host out.
+pub const MODERATOR_RESERVE: usize = 3;
 
 /// Chat lines kept per live room (older ones are dropped).
 pub const CHAT_HISTORY: usize = 200;
@@ -115,8 +129,17 @@ pub struct Entered {
     pub others: Vec<Participant>,
     pub controls: Controls,
     pub chat: Vec<ChatLine>,
-    /// The SFU must not forward this person's audio yet (mute on entry).
+    /// The SFU must not forward this person's audio yet (mute on entry, or
+    /// muted by a host earlier in this room's life).
     pub audio_muted: bool,
+    pub mute_seq: u64,
+}
+
+/// What the session needs after `Rooms::resume` (the client got `resumed`).
+pub struct Resumed {
+    /// The SFU's current mute for this member, to re-apply in order.
+    pub audio_muted: bool,
+    pub mute_seq: u64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -189,6 +212,9 @@ struct LiveRoom {
     cohosts: HashSet<String>,
     /// Devices turned away from the waiting room, and when.
     denied: HashMap<String, std::time::Instant>,
+    /// Devices and accounts a host muted: leaving and coming back does not
+    /// undo it (until a host lets them unmute, or the room ends).
+    muted: HashSet<String>,
 }
 
 impl LiveRoom {
@@ -249,6 +275,7 @@ impl Rooms {
             admitted: HashSet::new(),
             cohosts: HashSet::new(),
             denied: HashMap::new(),
+            muted: HashSet::new(),
         });
         let result = admit(r, who, self.max_participants);
         if r.is_empty() {
@@ -316,19 +343,30 @@ impl Rooms {
 
     /// Records a microphone/camera change and tells the others. Unmuting
     /// after a host's mute needs self-unmute on or a host's permission;
-    /// `Ok(true)` means the SFU must forward this member's audio again.
-    pub fn set_state(&self, room: &str, id: &str, audio: bool, video: bool, screen: bool) -> Result<bool, Refusal> {
+    /// `Ok(Some(seq))` means the SFU must forward this member's audio again
+    /// (`seq` orders it against other mute decisions).
+    pub fn set_state(
+        &self,
+        room: &str,
+        id: &str,
+        audio: bool,
+        video: bool,
+        screen: bool,
+    ) -> Result<Option<u64>, Refusal> {
         let mut live = self.lock();
-        let Some(r) = live.get_mut(room) else { return Ok(false) };
+        let Some(r) = live.get_mut(room) else { return Ok(None) };
         let self_unmute = r.controls.self_unmute;
-        let Some(me) = r.member_mut(id) else { return Ok(false) };
-        let mut reopen = false;
+        let Some(pos) = r.members.iter().position(|m| m.info.id == id) else {
+            return Ok(None);
+        };
+        let mut reopen = None;
+        let me = &mut r.members[pos];
         let mut refused = None;
         let mut audio = audio;
         if audio && me.audio_blocked {
             if self_unmute || me.may_unmute || me.info.role.moderates() {
                 me.audio_blocked = false;
-                reopen = true;
+                reopen = Some(next_mute_seq());
             } else {
                 // The camera and screen change still apply; the microphone stays off.
                 audio = false;
@@ -341,6 +379,13 @@ impl Rooms {
         me.info.audio = audio;
         me.info.video = video;
         me.info.screen = screen;
+        if reopen.is_some() {
+            // Allowed to speak again: a later rejoin is not muted either.
+            for k in mute_keys(me) {
+                r.muted.remove(&k);
+            }
+        }
+        let me = &r.members[pos];
         if me.announced {
             let msg = ServerMsg::ParticipantUpdated {
                 participant: me.info.clone(),
@@ -392,13 +437,127 @@ impl Rooms {
         })
     }
 
-    /// Whether the SFU must hold this member's audio now (re-read after the
-    /// media join, so a mute that came meanwhile is not lost).
-    pub fn audio_blocked(&self, room: &str, id: &str) -> bool {
-        self.lock()
+    /// Whether the SFU must hold this member's audio now, numbered like
+    /// every mute decision (re-read after the media join, so a mute that
+    /// came meanwhile is not lost).
+    pub fn audio_blocked(&self, room: &str, id: &str) -> (bool, u64) {
+        let live = self.lock();
+        let blocked = live
             .get(room)
             .and_then(|r| r.member(id))
-            .is_some_and(|m| m.audio_blocked)
+            .is_some_and(|m| m.audio_blocked);
+        (blocked, next_mute_seq())
+    }
+
+    /// A member's connection dropped: keep its place, tell the others it is
+    /// reconnecting (the tile stays, dimmed). Messages to its old queue are
+    /// lost; `resume` sends a fresh snapshot.
+    pub fn suspend(&self, room: &str, id: &str) {
+        let mut live = self.lock();
+        let Some(r) = live.get_mut(room) else { return };
+        let Some(pos) = r.members.iter().position(|m| m.info.id == id) else {
+            return;
+        };
+        r.members[pos].info.reconnecting = true;
+        if r.members[pos].announced {
+            control::updated(r, pos);
+        }
+    }
+
+    /// Takes a suspended (or still connected) member back on a new
+    /// connection: same id, name, role, hand and mutes. `None` if it is no
+    /// longer in the room (removed, ended, or the grace period ran out), or
+    /// if `device` is not the browser it belongs to.
+    pub fn resume(
+        &self,
+        room: &str,
+        id: &str,
+        device: &str,
+        outbox: Outbox,
+        info: RoomInfo,
+        media: bool,
+    ) -> Option<Resumed> {
+        let mut live = self.lock();
+        let r = live.get_mut(room)?;
+        let pos = r.members.iter().position(|m| m.info.id == id && m.device == device)?;
+        let m = &mut r.members[pos];
+        m.outbox = outbox;
+        m.info.reconnecting = false;
+        m.announced = true;
+        m.seen.clear();
+        let resumed = Resumed {
+            audio_muted: m.audio_blocked,
+            mute_seq: next_mute_seq(),
+        };
+        let msg = ServerMsg::Resumed {
+            you: m.info.clone(),
+            room: info,
+            participants: snapshot(r, pos),
+            controls: r.controls.clone(),
+            chat: r.chat.iter().cloned().collect(),
+            media,
+        };
+        send(&r.members[pos], msg);
+        control::updated(r, pos);
+        let me = &r.members[pos];
+        if me.info.role.moderates() {
+            send(
+                me,
+                ServerMsg::Lobby {
+                    waiting: r.lobby_entries(),
+                },
+            );
+            send(me, ServerMsg::Hands { ids: r.hands.clone() });
+        }
+        Some(resumed)
+    }
+
+    /// Sends a member that fell behind a fresh snapshot (`resync`), under
+    /// the lock, so every later message is newer than it.
+    pub fn resync(&self, room: &str, id: &str) {
+        let mut live = self.lock();
+        let Some(r) = live.get_mut(room) else { return };
+        let Some(pos) = r.members.iter().position(|m| m.info.id == id) else {
+            return;
+        };
+        let me = &r.members[pos];
+        if !me.outbox.take_resync() {
+            return;
+        }
+        let msg = ServerMsg::Resync {
+            participants: snapshot(r, pos),
+            controls: r.controls.clone(),
+            chat: r.chat.iter().cloned().collect(),
+        };
+        send(me, msg);
+        if me.info.role.moderates() {
+            send(
+                me,
+                ServerMsg::Lobby {
+                    waiting: r.lobby_entries(),
+                },
+            );
+            send(me, ServerMsg::Hands { ids: r.hands.clone() });
+        }
+    }
+
+    /// The member's media connection was replaced (`republish`).
+    pub fn set_peer(&self, room: &str, id: &str, peer: PeerId) {
+        if let Some(m) = self.lock().get_mut(room).and_then(|r| r.member_mut(id)) {
+            m.peer = peer;
+        }
+    }
+
+    /// Tells every session to reconnect at once (graceful shutdown).
+    pub fn reconnect_all(&self) {
+        for r in self.lock().values() {
+            for m in &r.members {
+                send(m, ServerMsg::Reconnect {});
+            }
+            for w in &r.lobby {
+                w.outbox.send(ServerMsg::Reconnect {});
+            }
+        }
     }
 
     /// How many people are in `room` now (not counting the waiting room).
@@ -434,7 +593,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         // One place at the door per browser: a new knock replaces an old one.
         if let Some(pos) = r.lobby.iter().position(|w| w.device == who.device) {
             let old = r.lobby.remove(pos);
-            let _ = old.outbox.try_send(ServerMsg::Denied {});
+            old.outbox.send(ServerMsg::Denied {});
         }
         if r.lobby.len() >= MAX_WAITING {
             return Err(EnterError::LobbyFull);
@@ -450,7 +609,9 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         send_lobby(r);
         return Ok(Entry::Waiting);
     }
-    if r.members.len() >= max {
+    // Hosts and co-hosts have a few places of their own beyond the cap.
+    let cap = if moderates { max + MODERATOR_RESERVE } else { max };
+    if r.members.len() >= cap {
         return Err(EnterError::Full);
     }
     let mut info = who.info;
@@ -464,7 +625,14 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         Role::Guest
     };
     info.hand = false;
-    let audio_blocked = r.controls.mute_on_entry && !moderates;
+    info.reconnecting = false;
+    let muted_before = !moderates
+        && (r.muted.contains(&who.device)
+            || who
+                .account
+                .as_ref()
+                .is_some_and(|a| r.muted.contains(&account_key(&a.id))));
+    let audio_blocked = (r.controls.mute_on_entry && !moderates) || muted_before;
     let others: Vec<Participant> = r
         .members
         .iter()
@@ -478,6 +646,7 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         controls: r.controls.clone(),
         chat: r.chat.iter().cloned().collect(),
         audio_muted: audio_blocked,
+        mute_seq: next_mute_seq(),
     };
     r.members.push(Member {
         info,
@@ -510,10 +679,34 @@ fn forget_member(r: &mut LiveRoom, gone: &Member) {
 }
 
 fn send(m: &Member, msg: ServerMsg) {
-    if m.outbox.try_send(msg).is_err() {
-        // The session is gone or hopelessly behind; it will be cleaned up by its own task.
-        tracing::debug!("message to {} dropped", m.info.id);
+    // A closed queue is a suspended or finished session: a suspended one
+    // gets a fresh snapshot when it resumes.
+    if !m.outbox.send(msg) {
+        tracing::debug!("message to {} not queued: its session is gone", m.info.id);
     }
+}
+
+/// The others as member `pos` may see them, for a snapshot.
+fn snapshot(r: &LiveRoom, pos: usize) -> Vec<Participant> {
+    let me = &r.members[pos];
+    r.members
+        .iter()
+        .filter(|m| m.announced && m.info.id != me.info.id)
+        .map(|m| redact(m.info.clone(), m.account.as_ref(), me.account.as_ref()))
+        .collect()
+}
+
+fn account_key(id: &str) -> String {
+    format!("account:{id}")
+}
+
+/// What a host's mute holds on to: the browser, and the account if signed in.
+fn mute_keys(m: &Member) -> Vec<String> {
+    let mut keys = vec![m.device.clone()];
+    if let Some(a) = &m.account {
+        keys.push(account_key(&a.id));
+    }
+    keys
 }
 
 /// What `to` may see of a participant with account `of`: the `username`

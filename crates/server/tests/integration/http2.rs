@@ -226,6 +226,7 @@ async fn http2_over_tls_sign_up_log_in_create_schedule_and_join() {
     let traffic = Arc::new(Traffic::default());
     let host = Participant::join_on(
         wss(&server, &alice.cookies()).await,
+        server.http(),
         &id,
         "Alice",
         Publish::av(),
@@ -235,9 +236,17 @@ async fn http2_over_tls_sign_up_log_in_create_schedule_and_join() {
     .await
     .expect("host joins over wss");
     let guest_ws = wss(&server, "").await;
-    let guest = Participant::join_on(guest_ws, &id, "Bob", Publish::av(), traffic, JoinAs::default())
-        .await
-        .expect("guest joins over wss");
+    let guest = Participant::join_on(
+        guest_ws,
+        server.http(),
+        &id,
+        "Bob",
+        Publish::av(),
+        traffic,
+        JoinAs::default(),
+    )
+    .await
+    .expect("guest joins over wss");
     for (me, other) in [(&host, &guest), (&guest, &host)] {
         eventually(20, "media both ways after a join over TLS", || {
             let r = me.received_from(other);

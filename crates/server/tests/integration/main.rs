@@ -8,5 +8,6 @@ mod http2;
 mod http_api;
 mod media;
 mod privacy;
+mod resume;
 mod signaling;
 mod web;

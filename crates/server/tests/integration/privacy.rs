@@ -4,7 +4,7 @@
 //! tray's live updates over Server-Sent Events.
 
 use salon::config::RoomCreation;
-use salon::protocol::{ErrorCode, Participant, ServerMsg};
+use salon::protocol::{ClientMsg, ErrorCode, Participant, ServerMsg};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -226,6 +226,7 @@ async fn the_tray_shows_friends_open_public_rooms_live() {
     );
 
     // A room stays while anyone is in it, even after its host leaves.
+    host.send(&ClientMsg::Leave {}).await;
     drop(host);
     let tray = bob_tray
         .until(3, |t| t["rooms"][0]["friends_inside"] == json!([]))
@@ -255,6 +256,7 @@ async fn the_tray_shows_friends_open_public_rooms_live() {
         .await;
 
     // Closing: the last person leaves.
+    carol.send(&ClientMsg::Leave {}).await;
     drop(carol);
     bob_tray.until(3, |t| t["rooms"] == json!([])).await;
 
