@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # Salon's one test command: core and server tests (Rust), then the browser
-# end-to-end tests in real headless Chromium. Installs what a fresh machine
-# lacks (Debian's chromium, the npm test driver) first.
+# end-to-end tests in real headless Chromium and Firefox ESR. Installs what a
+# fresh machine lacks (Debian's chromium and firefox-esr, the npm test
+# drivers) first.
 set -euo pipefail
 cd "$(dirname "$0")"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v chromium >/dev/null 2>&1; then
-  echo "== installing Debian's chromium (browser tests)"
+missing=""
+command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+command -v firefox-esr >/dev/null 2>&1 || missing="$missing firefox-esr"
+if [ -n "$missing" ]; then
+  echo "== installing Debian's$missing (browser tests)"
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  # shellcheck disable=SC2086
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 if [ "$(id -u)" = 0 ] && { ! command -v nft >/dev/null 2>&1 || ! command -v ip >/dev/null 2>&1; }; then
   echo "== installing nftables and iproute2 (network namespace tests: UDP blocked, TURN, loss)"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
 fi
-if [ ! -d node_modules/playwright-core ]; then
-  echo "== installing the browser test driver (playwright-core, uses the system chromium)"
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ]; then
+  echo "== installing the browser test drivers (playwright-core for chromium, puppeteer-core for firefox-esr; they use the system browsers)"
   npm ci --no-audit --no-fund
 fi
 
@@ -44,10 +49,12 @@ if ! cargo afl --version >/dev/null 2>&1; then
 fi
 fuzz/smoke.sh 8
 
+# The binaries the browser tests and schemathesis run (the workspace's feature
+# set, as the tests above built it: no second build of the dependencies).
+cargo build --workspace --bins
+
 echo "== API conformance (schemathesis --checks all against /api/openapi.json)"
-cargo build --bin salon
 e2e/schemathesis.sh 30
 
-echo "== browser end-to-end tests (headless Chromium, fake camera and microphone)"
-cargo build --workspace --bins
+echo "== browser end-to-end tests (headless Chromium and Firefox ESR, fake camera and microphone)"
 node --test --test-concurrency=1 e2e/

@@ -1,11 +1,13 @@
 // Shared helpers for the browser tests: start a real Salon binary on free
-// ports with a temporary data dir, and launch Debian's Chromium with fake
-// camera and microphone (flags measured in ../shared/GUIDE.md).
+// ports with a temporary data dir, and launch Debian's Chromium (through
+// playwright-core) or Firefox ESR (through puppeteer-core over WebDriver
+// BiDi) with fake camera and microphone (settings measured in ../shared/GUIDE.md).
 import { spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import puppeteer from "puppeteer-core";
 
 export const ARTIFACTS = join(process.cwd(), "test-artifacts");
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -15,10 +17,13 @@ const BIN = process.env.SALON_BIN || join(TARGET, "salon");
 export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load");
 
 /**
- * Starts Salon; resolves with {url, stop, kill}. `opts.dataDir` and
- * `opts.listen` restart a server where an earlier one was (same database,
- * same address), as after a crash.
- * @param {string[]} [extraArgs] @param {{dataDir?: string, listen?: string}} [opts]
+ * Starts Salon; resolves with {url, stop, kill} (https with --tls-self-signed
+ * or --tls-cert). `opts.dataDir` and `opts.listen` restart a server where an
+ * earlier one was (same database, same address), as after a crash. Media is
+ * announced on 127.0.0.1 only, unless `opts.announceAll`: then on every IPv4
+ * address of the machine (Salon's default), which Firefox needs because it
+ * gathers no loopback candidates.
+ * @param {string[]} [extraArgs] @param {{dataDir?: string, listen?: string, announceAll?: boolean}} [opts]
  */
 export async function startSalon(extraArgs = [], opts = {}) {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "salon-e2e-"));
@@ -26,7 +31,9 @@ export async function startSalon(extraArgs = [], opts = {}) {
   const creation = extraArgs.includes("--room-creation") ? [] : ["--room-creation", "anyone"];
   // TURN's default port (3478) would clash between servers run side by side.
   const turn = extraArgs.includes("--turn-port") ? [] : ["--turn-port", "0", "--turn-tls-port", "0"];
-  const args = ["--listen", opts.listen ?? "127.0.0.1:0", "--media-port", "0", "--public-ip", "127.0.0.1", "--data-dir", dataDir, ...creation, ...turn, ...extraArgs];
+  const announce = opts.announceAll ? [] : ["--public-ip", "127.0.0.1"];
+  const args = ["--listen", opts.listen ?? "127.0.0.1:0", "--media-port", "0", ...announce, "--data-dir", dataDir, ...creation, ...turn, ...extraArgs];
+  const tls = extraArgs.includes("--tls-self-signed") || extraArgs.includes("--tls-cert");
   const proc = spawn(BIN, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, RUST_LOG: "salon=info,warn" } });
   let log = "";
   proc.stderr.on("data", (d) => (log += d));
@@ -39,7 +46,7 @@ export async function startSalon(extraArgs = [], opts = {}) {
       const m = out.match(/listening on (\S+)/);
       if (m) {
         clearTimeout(timer);
-        resolve(`http://${m[1]}`);
+        resolve(`${tls ? "https" : "http"}://${m[1]}`);
       }
     });
   });
@@ -63,8 +70,14 @@ export async function startSalon(extraArgs = [], opts = {}) {
   };
 }
 
-/** Launches Chromium; `executablePath` and extra `args` for the network tests. */
-export async function launchChromium({ executablePath, args = [] } = {}) {
+/**
+ * Launches Debian's Chromium. `opts`: extra flags as an array (e.g.
+ * ["--ignore-certificate-errors"] for a self-signed server), or
+ * {executablePath, args} for the network tests.
+ * @param {string[] | {executablePath?: string, args?: string[]}} [opts]
+ */
+export async function launchChromium(opts = {}) {
+  const { executablePath = undefined, args = [] } = Array.isArray(opts) ? { args: opts } : opts;
   return chromium.launch({
     executablePath: executablePath || process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
@@ -81,6 +94,27 @@ export async function launchChromium({ executablePath, args = [] } = {}) {
       "--disable-quic",
       "--no-first-run",
     ],
+  });
+}
+
+/**
+ * Debian's Firefox ESR, headless, driven by puppeteer-core over WebDriver
+ * BiDi (no geckodriver). Fake camera and microphone, no permission prompt,
+ * autoplay allowed. Firefox ESR 153 gathers no loopback ICE candidates here
+ * (even with media.peerconnection.ice.loopback), so start Salon with
+ * `announceAll`. Headless Firefox has no WebGL.
+ */
+export async function launchFirefox() {
+  return puppeteer.launch({
+    browser: "firefox",
+    executablePath: process.env.FIREFOX || "/usr/bin/firefox-esr",
+    headless: true,
+    extraPrefsFirefox: {
+      "media.navigator.streams.fake": true,
+      "media.navigator.permission.disabled": true,
+      "media.autoplay.default": 0,
+      "intl.accept_languages": "en-US",
+    },
   });
 }
 

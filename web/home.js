@@ -71,7 +71,7 @@ $("schedule").addEventListener("submit", async (/** @type {Event} */ e) => {
       },
     });
     scheduledRoom = room.id;
-    $("s-link").value = new URL(room.path, location.href).href;
+    $("s-link").value = room.url ?? new URL(room.path, location.href).href;
     $("s-ics").href = `${room.path}/invite.ics`;
     $("s-open").href = room.path;
     $("s-result").hidden = false;
@@ -93,7 +93,7 @@ $("roster").addEventListener("submit", async (/** @type {Event} */ e) => {
     const li = document.createElement("li");
     const input = document.createElement("input");
     input.readOnly = true;
-    input.value = new URL(inv.path, location.href).href;
+    input.value = inv.url ?? new URL(inv.path, location.href).href;
     input.setAttribute("aria-label", t("sched.personalLink", { name: inv.label }));
     li.append(`${inv.label} `, input);
     $("r-list").append(li);

@@ -44,6 +44,8 @@ let speakingTimer = 0;
 /** When a scheduled session opens (ms, local clock), if it is not open yet. */
 let opensAt = 0;
 let countdownTimer = 0;
+/** The room's link as the server names it (`--public-url`); null until loaded. @type {string | null} */
+let shareLink = null;
 /** A host let us unmute although self-unmute is off. */
 let mayUnmute = false;
 /** Our screen share, while sharing. @type {MediaStream | null} */
@@ -183,6 +185,8 @@ function renderPaging() {
 async function loadRoomName() {
   const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}`).catch(() => null);
   const room = res && res.ok ? await res.json() : null;
+  // The link to share, from the server: the public URL behind a proxy.
+  if (room?.url) shareLink = room.url;
   if (room?.name) {
     $("room-title").textContent = room.name;
     document.title = `${room.name} · Salon`;
@@ -580,7 +584,7 @@ async function stopShare() {
 }
 
 async function copyLink() {
-  const link = location.href;
+  const link = shareLink ?? location.href;
   try {
     await navigator.clipboard.writeText(link);
     toast(t("room.linkCopied"));

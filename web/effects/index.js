@@ -10,9 +10,12 @@
  * Switching an effect on starts the pipeline and hands out its processed
  * track once (room.js swaps it into the sender with replaceTrack, no
  * renegotiation); further changes only change what the pipeline draws.
- * Segmentation (MediaPipe) loads on first use of an effect that needs it.
+ * Segmentation (MediaPipe) loads on first use of an effect that needs it,
+ * and never where the page has no WebGL (its loader would block the page
+ * with an alert): backgrounds and AR then say they are not available, and
+ * lighting still works.
  */
-import { Pipeline, supportedPath, chooseRenderer } from "./pipeline.js";
+import { Pipeline, supportedPath, chooseRenderer, webglAvailable } from "./pipeline.js";
 import { Segmenter } from "./segmenter.js";
 
 /**
@@ -38,6 +41,8 @@ export class Effects extends EventTarget {
     this.segmenter = null;
     /** "idle" | "loading" | "ready" | "failed" */
     this.segState = "idle";
+    /** Whether WebGL exists here, probed on first need of segmentation. @type {boolean | null} */
+    this.webgl = null;
     /** A person's own picture, kept to give to each new pipeline. @type {Blob | null} */
     this.own = null;
     /** Called when the track to show and send changes. @type {(track: MediaStreamTrack | null) => void} */
@@ -139,6 +144,13 @@ export class Effects extends EventTarget {
 
   loadSegmenter() {
     if (this.segState !== "idle") return;
+    this.webgl ??= webglAvailable();
+    if (!this.webgl) {
+      console.warn("effects: no WebGL here, so no segmentation (backgrounds and AR)");
+      this.segState = "failed";
+      this.status();
+      return;
+    }
     this.segState = "loading";
     // Software WebGL (the 2D renderer was chosen for it): the model runs faster on the CPU.
     this.segmenter = new Segmenter(this.renderer === "2d");

@@ -64,6 +64,20 @@ export function chooseRenderer() {
   return /swiftshader|llvmpipe|softpipe|software/i.test(name) ? "2d" : "webgl";
 }
 
+/**
+ * Whether this page can open a WebGL context at all (WebGL2 or 1). The
+ * vendored MediaPipe loader needs one, even for CPU inference, and without
+ * one it stops the page with a blocking alert(): the segmenter is never
+ * created then (headless Firefox, browsers with WebGL switched off).
+ */
+export function webglAvailable() {
+  const canvas = document.createElement("canvas");
+  const gl = /** @type {WebGLRenderingContext | null} */ (canvas.getContext("webgl2") || canvas.getContext("webgl"));
+  if (!gl) return false;
+  gl.getExtension("WEBGL_lose_context")?.loseContext();
+  return true;
+}
+
 export class Pipeline {
   /**
    * @param {MediaStreamTrack} camera the camera track (not stopped here)

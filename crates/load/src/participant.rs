@@ -17,7 +17,8 @@ use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+/// A signaling connection (plain, or TLS with tokio-tungstenite's rustls feature).
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
 
 /// Traffic counted across participants (shared by a whole benchmark run).
 #[derive(Default)]
@@ -77,7 +78,12 @@ pub async fn connect_as(server: SocketAddr, device: Option<&str>) -> anyhow::Res
     if let Some(d) = device {
         req.headers_mut().insert("cookie", format!("salon_device={d}").parse()?);
     }
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;
+    let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+    hello(ws).await
+}
+
+/// Completes the handshake on a fresh signaling connection.
+pub async fn hello(mut ws: Ws) -> anyhow::Result<Ws> {
     let hello = serde_json::to_string(&ClientMsg::Hello {
         version: PROTOCOL_VERSION,
     })?;
@@ -123,7 +129,22 @@ impl Participant {
         traffic: Arc<Traffic>,
         opts: JoinAs,
     ) -> anyhow::Result<Participant> {
-        let mut ws = connect_as(server, opts.device.as_deref()).await?;
+        let ws = connect_as(server, opts.device.as_deref()).await?;
+        Participant::join_on(ws, server, room, name, publish, traffic, opts).await
+    }
+
+    /// Joins over a signaling connection already open and past `hello`
+    /// (e.g. over TLS); the connection's own cookies count for who it is,
+    /// and `server` (plain `ws://`) is where a resume reconnects.
+    pub async fn join_on(
+        mut ws: Ws,
+        server: SocketAddr,
+        room: &str,
+        name: &str,
+        publish: Publish,
+        traffic: Arc<Traffic>,
+        opts: JoinAs,
+    ) -> anyhow::Result<Participant> {
         let udp = UdpSocket::bind("127.0.0.1:0").await?;
         let local = udp.local_addr()?;
         let (peer, offer) = TestPeer::with(Instant::now(), local, publish);

@@ -95,6 +95,14 @@ pub struct Config {
     #[arg(long, env = "SALON_TLS_SELF_SIGNED", conflicts_with = "tls_cert")]
     pub tls_self_signed: bool,
 
+    /// The address people use to reach Salon, as `https://host[:port]` (no
+    /// path), e.g. behind a reverse proxy. Every absolute link Salon writes
+    /// (invitations, share links) uses it, it is accepted as the Origin of
+    /// browser requests, and an `https` URL makes cookies `Secure`. Without
+    /// it, links use the host the request was addressed to.
+    #[arg(long, env = "SALON_PUBLIC_URL", value_parser = PublicUrl::parse)]
+    pub public_url: Option<PublicUrl>,
+
     /// Who may create rooms: `accounts` (signed-in people only, like
     /// Messenger) or `anyone`. Anyone with a link may always join as a guest.
     #[arg(long, env = "SALON_ROOM_CREATION", value_enum, default_value_t = RoomCreation::Accounts)]
@@ -130,6 +138,63 @@ fn parse_net(s: &str) -> Result<ipnet::IpNet, String> {
     s.parse::<ipnet::IpNet>()
         .or_else(|_| s.parse::<IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("{s:?} is neither an IP address nor a CIDR network"))
+}
+
+/// `--public-url`: a scheme (`http` or `https`) and an authority, nothing
+/// else, kept in canonical form (lowercase, no trailing slash) so it can be
+/// compared with a browser's `Origin` header as it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    origin: String,
+    https: bool,
+}
+
+impl PublicUrl {
+    /// Accepts `http(s)://host[:port]`, with at most a trailing `/`.
+    pub fn parse(s: &str) -> Result<PublicUrl, String> {
+        let bad = |why: &str| format!("{s:?} is not a public URL like https://salon.example[:port] ({why})");
+        let (https, rest) = if let Some(r) = s.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = s.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(bad("it must start with http:// or https://"));
+        };
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() {
+            return Err(bad("no host"));
+        }
+        if authority.contains(['/', '?', '#', '@']) {
+            return Err(bad("no path, query, fragment or user allowed"));
+        }
+        let parsed: axum::http::uri::Authority = authority.parse().map_err(|_| bad("invalid host or port"))?;
+        if parsed.host().is_empty() || (authority.contains(':') && !authority.ends_with(']') && parsed.port().is_none())
+        {
+            return Err(bad("invalid host or port"));
+        }
+        if parsed.port_u16() == Some(0) {
+            return Err(bad("port 0"));
+        }
+        let scheme = if https { "https" } else { "http" };
+        Ok(PublicUrl {
+            origin: format!("{scheme}://{}", authority.to_ascii_lowercase()),
+            https,
+        })
+    }
+
+    /// `scheme://host[:port]`, exactly as a browser's `Origin` header spells it.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.https
+    }
+
+    /// The absolute URL of `path` (which starts with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
 }
 
 /// Who may create rooms (`--room-creation`).
@@ -181,6 +246,7 @@ impl Config {
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,
+            public_url: None,
             command: None,
             // The existing suites create rooms anonymously; account tests set `Accounts`.
             room_creation: RoomCreation::Anyone,
@@ -193,5 +259,44 @@ impl Config {
 
     pub fn tls_enabled(&self) -> bool {
         self.tls_self_signed || self.tls_cert.is_some()
+    }
+
+    /// Cookies get `Secure` when browsers reach Salon over HTTPS: served
+    /// with TLS here, or behind a proxy whose public URL is `https`.
+    pub fn secure_cookies(&self) -> bool {
+        self.tls_enabled() || self.public_url.as_ref().is_some_and(PublicUrl::is_https)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PublicUrl;
+
+    #[test]
+    fn public_url_is_scheme_and_authority_only() {
+        let u = PublicUrl::parse("https://Salon.Example:8443/").expect("valid");
+        assert_eq!(u.origin(), "https://salon.example:8443");
+        assert!(u.is_https());
+        assert_eq!(u.join("/r/abc"), "https://salon.example:8443/r/abc");
+        let u = PublicUrl::parse("http://192.0.2.7").expect("valid");
+        assert_eq!(u.origin(), "http://192.0.2.7");
+        assert!(!u.is_https());
+        assert!(PublicUrl::parse("http://[2001:db8::1]:8080").is_ok());
+        for bad in [
+            "salon.example",
+            "ftp://salon.example",
+            "https://",
+            "https:///",
+            "https://salon.example/rooms",
+            "https://salon.example/?a=b",
+            "https://salon.example#x",
+            "https://user@salon.example",
+            "https://salon.example:99999",
+            "https://salon.example:0",
+            "https://salon.example:",
+            "https://sa lon.example",
+        ] {
+            assert!(PublicUrl::parse(bad).is_err(), "{bad} accepted");
+        }
     }
 }

@@ -46,8 +46,12 @@ pub struct AppState {
     pub sessions: Arc<tokio::sync::Semaphore>,
     /// Room creation, instance-wide: bounds how fast the database can grow.
     pub room_creation: Arc<RateLimit>,
-    /// Served over HTTPS: cookies get `Secure`.
+    /// Reached over HTTPS (TLS here, or an `https` --public-url): cookies get `Secure`.
     pub secure_cookies: bool,
+    /// Served with TLS by Salon itself (the scheme of links without --public-url).
+    pub tls: bool,
+    /// `--public-url`: the base of absolute links and an accepted Origin.
+    pub public_url: Option<config::PublicUrl>,
     /// Accounts, sessions, friends and the tray (issue 4).
     pub accounts: Arc<accounts::Accounts>,
     /// Participants whose connection dropped, kept for a grace period.
@@ -162,8 +166,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         media: media.clone(),
         sessions: Arc::new(tokio::sync::Semaphore::new(MAX_SESSIONS)),
         room_creation: Arc::new(RateLimit::new(5.0, 200.0)),
-        secure_cookies: config.tls_enabled(),
-        accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.tls_enabled())),
+        secure_cookies: config.secure_cookies(),
+        tls: config.tls_enabled(),
+        public_url: config.public_url.clone(),
+        accounts: Arc::new(accounts::Accounts::new(config.room_creation, config.secure_cookies())),
         resumes: Arc::new(http::resume::Resumes::new(std::time::Duration::from_secs(
             config.resume_grace_secs,
         ))),
@@ -188,7 +194,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
     } else {
         http_addr.ip().to_string()
     };
-    let url = format!("{scheme}://{host}:{}/", http_addr.port());
+    let url = match &config.public_url {
+        Some(public) => public.join("/"),
+        None => format!("{scheme}://{host}:{}/", http_addr.port()),
+    };
 
     let task = if let Some(tls) = tls_rustls {
         let mut server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)?

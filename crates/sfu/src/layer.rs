@@ -326,9 +326,15 @@ mod tests {
         let f = Some(Rid::from("f"));
         let mut s = LayerState::new(Target::Layer(f));
         // No keyframe yet on any layer: nothing to show, ask for the target.
-        assert_eq!(s.on_frame(t0, q, 100, false, 90_000), Decision::DropAndRequestKeyframe(f));
+        assert_eq!(
+            s.on_frame(t0, q, 100, false, 90_000),
+            Decision::DropAndRequestKeyframe(f)
+        );
         // Another layer's keyframe right away: the target's is expected any moment.
-        assert_eq!(s.on_frame(t0, q, 400, true, 90_000), Decision::DropAndRequestKeyframe(f));
+        assert_eq!(
+            s.on_frame(t0, q, 400, true, 90_000),
+            Decision::DropAndRequestKeyframe(f)
+        );
         // Still none after FALLBACK_AFTER: show the other layer, still ask for the target.
         let t0 = t0 + FALLBACK_AFTER;
         assert_eq!(
@@ -338,10 +344,16 @@ mod tests {
         assert_eq!(s.current, Some(q));
         let t1 = t0 + Duration::from_millis(33);
         assert_eq!(s.on_frame(t1, q, 3970, false, 90_000), Decision::Forward(3970));
-        assert_eq!(s.on_frame(t1, f, 50_000, false, 90_000), Decision::DropAndRequestKeyframe(f));
+        assert_eq!(
+            s.on_frame(t1, f, 50_000, false, 90_000),
+            Decision::DropAndRequestKeyframe(f)
+        );
         // The target's keyframe: switch, and the timeline continues.
         let t2 = t1 + Duration::from_millis(33);
-        assert_eq!(s.on_frame(t2, f, 52_970, true, 90_000), Decision::Forward(3970 + 33 * 90));
+        assert_eq!(
+            s.on_frame(t2, f, 52_970, true, 90_000),
+            Decision::Forward(3970 + 33 * 90)
+        );
         assert_eq!(s.current, Some(f));
         assert_eq!(s.on_frame(t2, q, 6940, true, 90_000), Decision::Drop);
     }

@@ -390,7 +390,11 @@ impl Sfu {
     /// Emits the peer's pending offer again, if one waits for an answer
     /// (after its signaling connection was replaced). No-op otherwise.
     pub fn resend_offer(&mut self, now: Instant, id: PeerId) {
-        if let Some(sdp) = self.peers.get_mut(&id).and_then(|p| p.offer_to_resend(now, Duration::ZERO)) {
+        if let Some(sdp) = self
+            .peers
+            .get_mut(&id)
+            .and_then(|p| p.offer_to_resend(now, Duration::ZERO))
+        {
             self.outputs.push_back(Output::Event(id, PeerEvent::Offer(sdp)));
         }
     }

@@ -12,6 +12,7 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::device::Device;
+use super::site::BaseUrl;
 use super::AppError;
 use crate::rooms::Settings;
 use crate::store::{self, Account, Invite, Room, RosterEntry, Schedule};
@@ -52,6 +53,8 @@ pub struct RoomView {
     pub name: String,
     /// Path of the room's link, e.g. `/r/<id>`.
     pub path: String,
+    /// The whole link to share: `--public-url` (else the host asked) + `path`.
+    pub url: String,
     pub participants: usize,
     pub max_participants: usize,
     /// The asking browser is this room's host.
@@ -64,11 +67,19 @@ pub struct RoomView {
     pub now: i64,
 }
 
-async fn view(state: &AppState, room: Room, device: &Device, headers: &HeaderMap) -> Result<RoomView, AppError> {
+async fn view(
+    state: &AppState,
+    room: Room,
+    device: &Device,
+    headers: &HeaderMap,
+    base: &BaseUrl,
+) -> Result<RoomView, AppError> {
     let account = super::auth::current_account(state, headers).await?;
     let schedule = state.store.schedule(&room.id).await.map_err(AppError::internal)?;
+    let path = format!("/r/{}", room.id);
     Ok(RoomView {
-        path: format!("/r/{}", room.id),
+        url: base.join(&path),
+        path,
         participants: state.rooms.count(&room.id),
         max_participants: state.rooms.max_participants,
         host: is_host(&room, device, account.as_ref()),
@@ -133,6 +144,7 @@ pub async fn create_room(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
     Extension(addr): Extension<crate::client_addr::ClientAddr>,
+    Extension(base): Extension<BaseUrl>,
     headers: HeaderMap,
     b: JsonBody<CreateRoom>,
 ) -> Result<(StatusCode, Json<RoomView>), AppError> {
@@ -181,7 +193,10 @@ pub async fn create_room(
         state.accounts.changed();
     }
     tracing::info!(room = %super::ws::short(&room.id), "room created");
-    Ok((StatusCode::CREATED, Json(view(&state, room, &device, &headers).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, room, &device, &headers, &base).await?),
+    ))
 }
 
 /// Looks a room up by id (anyone with the link).
@@ -190,6 +205,7 @@ pub async fn create_room(
 pub async fn get_room(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    Extension(base): Extension<BaseUrl>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<RoomView>, AppError> {
@@ -199,7 +215,7 @@ pub async fn get_room(
         .await
         .map_err(AppError::internal)?
         .ok_or_else(not_found)?;
-    Ok(Json(view(&state, room, &device, &headers).await?))
+    Ok(Json(view(&state, room, &device, &headers, &base).await?))
 }
 
 /// Host only: the room's policies (waiting room, mute on entry, self-unmute).
@@ -210,6 +226,7 @@ pub async fn get_room(
 pub async fn put_settings(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    Extension(base): Extension<BaseUrl>,
     headers: HeaderMap,
     Path(id): Path<String>,
     b: JsonBody<Settings>,
@@ -222,7 +239,7 @@ pub async fn put_settings(
         .await
         .map_err(AppError::internal)?;
     room.settings = settings;
-    Ok(Json(view(&state, room, &device, &headers).await?))
+    Ok(Json(view(&state, room, &device, &headers, &base).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -239,11 +256,15 @@ pub struct InviteView {
     pub created_at: i64,
     /// The personal link: `/r/<id>?invite=<token>`.
     pub path: String,
+    /// The whole personal link: `--public-url` (else the host asked) + `path`.
+    pub url: String,
 }
 
-fn invite_view(room: &str, i: Invite) -> InviteView {
+fn invite_view(room: &str, i: Invite, base: &BaseUrl) -> InviteView {
+    let path = format!("/r/{room}?invite={}", i.token);
     InviteView {
-        path: format!("/r/{room}?invite={}", i.token),
+        url: base.join(&path),
+        path,
         token: i.token,
         label: i.label,
         created_at: i.created_at,
@@ -256,12 +277,15 @@ fn invite_view(room: &str, i: Invite) -> InviteView {
 pub async fn list_invites(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    Extension(base): Extension<BaseUrl>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<InviteView>>, AppError> {
     let room = hosted(&state, &id, &device, &headers).await?;
     let invites = state.store.invites(&room.id).await.map_err(AppError::internal)?;
-    Ok(Json(invites.into_iter().map(|i| invite_view(&room.id, i)).collect()))
+    Ok(Json(
+        invites.into_iter().map(|i| invite_view(&room.id, i, &base)).collect(),
+    ))
 }
 
 /// Adds someone to the roster.
@@ -271,6 +295,7 @@ pub async fn list_invites(
 pub async fn create_invite(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    Extension(base): Extension<BaseUrl>,
     headers: HeaderMap,
     Path(id): Path<String>,
     b: JsonBody<CreateInvite>,
@@ -284,7 +309,7 @@ pub async fn create_invite(
         .await
         .map_err(AppError::internal)?
     {
-        Some(i) => Ok((StatusCode::CREATED, Json(invite_view(&room.id, i)))),
+        Some(i) => Ok((StatusCode::CREATED, Json(invite_view(&room.id, i, &base)))),
         None => Err(roster_full()),
     }
 }
@@ -323,6 +348,7 @@ pub async fn delete_invite(
 pub async fn put_schedule(
     State(state): State<AppState>,
     Extension(device): Extension<Device>,
+    Extension(base): Extension<BaseUrl>,
     headers: HeaderMap,
     Path(id): Path<String>,
     b: JsonBody<Schedule>,
@@ -336,7 +362,7 @@ pub async fn put_schedule(
         .set_schedule(&room.id, Some(&s))
         .await
         .map_err(AppError::internal)?;
-    Ok(Json(view(&state, room, &device, &headers).await?))
+    Ok(Json(view(&state, room, &device, &headers, &base).await?))
 }
 
 /// Cancels the schedule (the room stays).

@@ -12,10 +12,11 @@ pub mod device;
 mod friends;
 pub mod limits;
 pub mod openapi;
-pub mod resume;
 mod owned_rooms;
 mod patterns;
+pub mod resume;
 pub mod schedule;
+pub mod site;
 pub mod tray;
 pub mod ws;
 
@@ -28,12 +29,16 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::config::PublicUrl;
 use crate::protocol;
 use crate::AppState;
 
 pub fn app(state: AppState) -> Router {
     let secure = state.secure_cookies;
     let trusted = state.trusted_proxies.clone();
+    let public = state.public_url.clone();
+    let origin_public = state.public_url.clone();
+    let tls = state.tls;
     Router::new()
         .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
         .route("/r/{id}", get(room_page))
@@ -76,7 +81,12 @@ pub fn app(state: AppState) -> Router {
             crate::REQUEST_TIMEOUT,
         ))
         .layer(middleware::from_fn(move |req, next| device::layer(secure, req, next)))
-        .layer(middleware::from_fn(check_origin))
+        .layer(middleware::from_fn(move |req, next| {
+            check_origin(origin_public.clone(), req, next)
+        }))
+        .layer(middleware::from_fn(move |req, next| {
+            site::layer(public.clone(), tls, req, next)
+        }))
         .layer(middleware::from_fn(move |req, next| {
             crate::client_addr::layer(trusted.clone(), req, next)
         }))
@@ -148,32 +158,24 @@ async fn ws_upgrade(
         .on_upgrade(move |socket| ws::run(socket, state, device, (permit, place), account))
 }
 
+/// How much of a refused request's body is read before answering (the API's own body limit).
+const REFUSED_BODY_DRAIN: usize = 16 * 1024;
+
 /// Cross-site request forgery and cross-site WebSocket hijacking guard: a
 /// state-changing request or a WebSocket upgrade that carries an Origin must
-/// come from this very host. (Non-browser clients send no Origin.)
-async fn check_origin(req: Request<axum::body::Body>, next: Next) -> Response {
+/// come from this very host (HTTP/1.1 `Host` or HTTP/2 `:authority`) or from
+/// `--public-url`. (Non-browser clients send no Origin.) See `site.rs`.
+async fn check_origin(public: Option<PublicUrl>, req: Request<axum::body::Body>, next: Next) -> Response {
     let guarded = req.method() != Method::GET || req.uri().path() == "/ws";
-    if guarded && !same_origin(req.headers()) {
+    if guarded && !site::same_origin(req.uri(), req.headers(), public.as_ref()) {
+        // Read the (small) body first. Over HTTP/2, a response sent while the
+        // request body is still unread ends the stream with RST_STREAM, and
+        // clients then often lose the response: curl and browsers reported a
+        // stream error instead of this 403 (see RELIABILITY.md).
+        let _ = axum::body::to_bytes(req.into_body(), REFUSED_BODY_DRAIN).await;
         return AppError::new(StatusCode::FORBIDDEN, "bad_origin", "request from another site refused").into_response();
     }
     next.run(req).await
-}
-
-fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return true;
-    };
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let Ok(origin) = origin.to_str() else {
-        return false;
-    };
-    let authority = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"))
-        .unwrap_or("");
-    authority.eq_ignore_ascii_case(host)
 }
 
 /// Every API error: a status, a stable `code` for programs, a `message` for people.
@@ -216,23 +218,5 @@ impl IntoResponse for AppError {
             message: &self.message,
         };
         (self.status, Json(body)).into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_rules() {
-        let mut h = HeaderMap::new();
-        h.insert(header::HOST, HeaderValue::from_static("salon.example:8080"));
-        assert!(same_origin(&h), "no Origin: not a browser cross-site request");
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://salon.example:8080"));
-        assert!(same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("https://evil.example"));
-        assert!(!same_origin(&h));
-        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&h));
     }
 }

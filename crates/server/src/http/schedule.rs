@@ -5,9 +5,11 @@
 //! only subtleties (escaping, 75-octet line folding, UTC times) are tested below.
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
+use super::site::BaseUrl;
 use super::AppError;
 use crate::store::{hash_token, Schedule};
 use crate::AppState;
@@ -16,7 +18,11 @@ use crate::AppState;
 #[utoipa::path(get, path = "/r/{id}/invite.ics", tag = "rooms", params(("id" = String, Path)),
     responses((status = 200, content_type = "text/calendar", description = "the invitation"),
               (status = 404, body = super::openapi::ErrorBody, description = "room_not_found or not_scheduled")))]
-pub async fn ics(State(state): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub async fn ics(
+    State(state): State<AppState>,
+    Extension(base): Extension<BaseUrl>,
+    Path(id): Path<String>,
+) -> Response {
     let room = match state.store.room(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => {
@@ -36,13 +42,8 @@ pub async fn ics(State(state): State<AppState>, headers: HeaderMap, Path(id): Pa
         }
         Err(e) => return AppError::internal(e).into_response(),
     };
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".:-[]".contains(c)))
-        .unwrap_or("localhost:8080");
-    let scheme = if state.secure_cookies { "https" } else { "http" };
-    let link = format!("{scheme}://{host}/r/{}", room.id);
+    // --public-url, else the host the request was addressed to (site.rs).
+    let link = base.join(&format!("/r/{}", room.id));
     let uid = format!("{}@salon", &hash_token(&room.id)[..24]);
     let body = calendar(&schedule, &link, &uid, crate::store::unix_now());
     (

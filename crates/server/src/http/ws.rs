@@ -558,7 +558,10 @@ impl Session {
         let (blocked, seq) = self.state.rooms.audio_blocked(&room.id, &me.id);
         if entered.audio_muted || blocked {
             // Queued behind the join, so it applies before any media can arrive.
-            self.state.media.mute_audio(core_room, peer, true, seq.max(entered.mute_seq)).await;
+            self.state
+                .media
+                .mute_audio(core_room, peer, true, seq.max(entered.mute_seq))
+                .await;
         }
         tracing::info!(room = %short(&room.id), participant = %me.id, role = ?entered.you.role, "joined");
         let Entered {

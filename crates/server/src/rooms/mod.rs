@@ -345,7 +345,14 @@ impl Rooms {
     /// after a host's mute needs self-unmute on or a host's permission;
     /// `Ok(Some(seq))` means the SFU must forward this member's audio again
     /// (`seq` orders it against other mute decisions).
-    pub fn set_state(&self, room: &str, id: &str, audio: bool, video: bool, screen: bool) -> Result<Option<u64>, Refusal> {
+    pub fn set_state(
+        &self,
+        room: &str,
+        id: &str,
+        audio: bool,
+        video: bool,
+        screen: bool,
+    ) -> Result<Option<u64>, Refusal> {
         let mut live = self.lock();
         let Some(r) = live.get_mut(room) else { return Ok(None) };
         let self_unmute = r.controls.self_unmute;
@@ -435,7 +442,10 @@ impl Rooms {
     /// came meanwhile is not lost).
     pub fn audio_blocked(&self, room: &str, id: &str) -> (bool, u64) {
         let live = self.lock();
-        let blocked = live.get(room).and_then(|r| r.member(id)).is_some_and(|m| m.audio_blocked);
+        let blocked = live
+            .get(room)
+            .and_then(|r| r.member(id))
+            .is_some_and(|m| m.audio_blocked);
         (blocked, next_mute_seq())
     }
 
@@ -491,7 +501,12 @@ impl Rooms {
         control::updated(r, pos);
         let me = &r.members[pos];
         if me.info.role.moderates() {
-            send(me, ServerMsg::Lobby { waiting: r.lobby_entries() });
+            send(
+                me,
+                ServerMsg::Lobby {
+                    waiting: r.lobby_entries(),
+                },
+            );
             send(me, ServerMsg::Hands { ids: r.hands.clone() });
         }
         Some(resumed)
@@ -516,7 +531,12 @@ impl Rooms {
         };
         send(me, msg);
         if me.info.role.moderates() {
-            send(me, ServerMsg::Lobby { waiting: r.lobby_entries() });
+            send(
+                me,
+                ServerMsg::Lobby {
+                    waiting: r.lobby_entries(),
+                },
+            );
             send(me, ServerMsg::Hands { ids: r.hands.clone() });
         }
     }
@@ -608,7 +628,10 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
     info.reconnecting = false;
     let muted_before = !moderates
         && (r.muted.contains(&who.device)
-            || who.account.as_ref().is_some_and(|a| r.muted.contains(&account_key(&a.id))));
+            || who
+                .account
+                .as_ref()
+                .is_some_and(|a| r.muted.contains(&account_key(&a.id))));
     let audio_blocked = (r.controls.mute_on_entry && !moderates) || muted_before;
     let others: Vec<Participant> = r
         .members

@@ -6,6 +6,7 @@ mod durability;
 mod hardening;
 mod helpers;
 mod host;
+mod http2;
 mod http_api;
 mod media;
 mod media_loop;

@@ -31,7 +31,10 @@ async fn a_resumed_participant_keeps_id_role_hand_and_a_hosts_mute() {
 
     guest.send(ClientMsg::Hand { raised: true });
     host.send(ClientMsg::Mute { id: guest.id.clone() });
-    eventually(5, "the guest saw the mute", || guest.saw(|m| matches!(m, ServerMsg::Muted {}))).await;
+    eventually(5, "the guest saw the mute", || {
+        guest.saw(|m| matches!(m, ServerMsg::Muted {}))
+    })
+    .await;
 
     // The signaling connection drops; media goes on; a new one resumes.
     guest.vanish();
@@ -101,7 +104,10 @@ async fn media_keeps_flowing_across_a_signaling_reconnect() {
     let b = TestClient::join(&server, &room, "B", true, true).await;
     media_flows(&a, &b, 10).await;
     a.reconnect_signaling();
-    eventually(10, "a resumed", || a.saw(|m| matches!(m, ServerMsg::Resumed { media: true, .. }))).await;
+    eventually(10, "a resumed", || {
+        a.saw(|m| matches!(m, ServerMsg::Resumed { media: true, .. }))
+    })
+    .await;
     media_flows(&a, &b, 30).await;
     // A newcomer after the resume is offered to a, on the resumed connection.
     let c = TestClient::join(&server, &room, "C", true, true).await;
@@ -214,9 +220,7 @@ async fn a_slow_reader_ends_up_with_every_participant_and_track() {
     }
     eventually(40, "the slow reader knows all 20 others, in their last state", || {
         let r = lock(&slow.roster);
-        others
-            .iter()
-            .all(|p| r.get(&p.id).is_some_and(|x| x.video && !x.audio))
+        others.iter().all(|p| r.get(&p.id).is_some_and(|x| x.video && !x.audio))
     })
     .await;
     eventually(40, "and receives every one's tracks", || {
