@@ -35,8 +35,10 @@ pub const SOFT_CAP: usize = 256;
 /// Queue length past which the session is closed.
 pub const HARD_CAP: usize = 4096;
 
-/// What the session should send next.
+/// What the session should send next. (Boxing the message would cost an
+/// allocation per message for a value that lives a moment on the stack.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Next {
     Msg(ServerMsg),
     /// Build a snapshot of the room (see `Rooms::resync`) and send it.
