@@ -500,15 +500,7 @@ impl Rooms {
         send(&r.members[pos], msg);
         control::updated(r, pos);
         let me = &r.members[pos];
-        if me.info.role.moderates() {
-            send(
-                me,
-                ServerMsg::Lobby {
-                    waiting: r.lobby_entries(),
-                },
-            );
-            send(me, ServerMsg::Hands { ids: r.hands.clone() });
-        }
+        send_moderation(r, me);
         Some(resumed)
     }
 
@@ -530,15 +522,7 @@ impl Rooms {
             chat: r.chat.iter().cloned().collect(),
         };
         send(me, msg);
-        if me.info.role.moderates() {
-            send(
-                me,
-                ServerMsg::Lobby {
-                    waiting: r.lobby_entries(),
-                },
-            );
-            send(me, ServerMsg::Hands { ids: r.hands.clone() });
-        }
+        send_moderation(r, me);
     }
 
     /// The member's media connection was replaced (`republish`).
@@ -683,6 +667,19 @@ fn send(m: &Member, msg: ServerMsg) {
     // gets a fresh snapshot when it resumes.
     if !m.outbox.send(msg) {
         tracing::debug!("message to {} not queued: its session is gone", m.info.id);
+    }
+}
+
+/// After a snapshot, a host or co-host also gets the lobby and the hands.
+fn send_moderation(r: &LiveRoom, me: &Member) {
+    if me.info.role.moderates() {
+        send(
+            me,
+            ServerMsg::Lobby {
+                waiting: r.lobby_entries(),
+            },
+        );
+        send(me, ServerMsg::Hands { ids: r.hands.clone() });
     }
 }
 

@@ -317,25 +317,30 @@ async fn a_full_room_takes_exactly_its_places() {
     assert_eq!((joined, full), (50, 150));
 }
 
-#[tokio::test]
-async fn forwarded_headers_count_only_from_trusted_proxies() {
-    let server = spawn_server_with(|c| {
+/// A server that trusts the proxy at 127.0.0.9 and lets anyone create rooms.
+async fn proxied_server() -> TestServer {
+    spawn_server_with(|c| {
         c.room_creation = RoomCreation::Anyone;
         c.trusted_proxy = vec!["127.0.0.9/32".parse().unwrap()];
     })
-    .await;
+    .await
+}
+
+/// Creates a room from peer address `from`, claiming `X-Forwarded-For: xff`.
+async fn create_from(server: &TestServer, from: &str, xff: &str) -> u16 {
+    let mut w = Web::new_from(server, from);
+    let extra = format!("X-Forwarded-For: {xff}\r\n");
+    w.raw("POST", "/api/rooms", b"{}", "application/json", &extra)
+        .await
+        .status
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    let server = proxied_server().await;
     // Room creation per address: 100 at once. Through the proxy, each
     // forwarded client has its own bucket.
-    let create = |from: &'static str, xff: &'static str| {
-        let server = &server;
-        async move {
-            let mut w = Web::new_from(server, from);
-            let extra = format!("X-Forwarded-For: {xff}\r\n");
-            w.raw("POST", "/api/rooms", b"{}", "application/json", &extra)
-                .await
-                .status
-        }
-    };
+    let create = |from: &'static str, xff: &'static str| create_from(&server, from, xff);
     for _ in 0..100 {
         assert_eq!(create("127.0.0.9", "198.51.100.1").await, 201);
     }
@@ -348,21 +353,8 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     // From an untrusted peer the header is ignored: changing it does not help.
     // A second server, so the instance-wide bucket (bursts of 200) the first
     // 102 creations drew on plays no part.
-    let server = spawn_server_with(|c| {
-        c.room_creation = RoomCreation::Anyone;
-        c.trusted_proxy = vec!["127.0.0.9/32".parse().unwrap()];
-    })
-    .await;
-    let create = |from: &'static str, xff: &'static str| {
-        let server = &server;
-        async move {
-            let mut w = Web::new_from(server, from);
-            let extra = format!("X-Forwarded-For: {xff}\r\n");
-            w.raw("POST", "/api/rooms", b"{}", "application/json", &extra)
-                .await
-                .status
-        }
-    };
+    let server = proxied_server().await;
+    let create = |from: &'static str, xff: &'static str| create_from(&server, from, xff);
     for _ in 0..100 {
         assert_eq!(create("127.0.0.10", "203.0.113.1").await, 201);
     }
