@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSalon, launchChromium, newPage, eventually, inboundStats, ARTIFACTS } from "./helpers.mjs";
+import { startSalon, launchChromium, newPage, eventually, inboundStats, joinRoom, ARTIFACTS } from "./helpers.mjs";
 
 let salon;
 let browser;
@@ -31,12 +31,6 @@ async function signUp(page, username, displayName) {
   // The sign-out button exists only for a signed-in person.
   await page.locator("#account-nav button").waitFor();
   assert.match(await page.locator("#account-nav").innerText(), new RegExp(displayName));
-}
-
-async function joinRoom(page, name) {
-  await page.getByLabel("Your name").fill(name);
-  await page.getByRole("button", { name: "Join", exact: true }).click();
-  await page.locator("#in-room").waitFor({ state: "visible" });
 }
 
 async function decodesVideos(page, count, what) {
@@ -97,7 +91,7 @@ test("friends see each other's public rooms live and drop in; others see nothing
   await alice.getByRole("button", { name: "Create a room" }).click();
   await alice.waitForURL(/\/r\/[A-Za-z0-9_-]{22}$/);
   const publicLink = alice.url();
-  await joinRoom(alice, "Alice");
+  await joinRoom(alice, null, "Alice");
 
   // Bob's home shows it without a reload.
   const joinButton = bob.getByRole("link", { name: "Join Atelier du jeudi, hosted by Alice" });
@@ -122,7 +116,7 @@ test("friends see each other's public rooms live and drop in; others see nothing
   // Bob drops in: both see each other's video.
   await joinButton.click();
   await bob.waitForURL(publicLink);
-  await joinRoom(bob, "Bob");
+  await joinRoom(bob, null, "Bob");
   await decodesVideos(alice, 1, "Alice decodes Bob's video");
   await decodesVideos(bob, 1, "Bob decodes Alice's video");
   // Alice's avatar stands in for her initials on Bob's screen.
@@ -135,10 +129,10 @@ test("friends see each other's public rooms live and drop in; others see nothing
   });
   const alice2 = await alice.context().newPage();
   await alice2.goto(`${salon.url}/r/${privateId}`);
-  await joinRoom(alice2, "Alice");
+  await joinRoom(alice2, null, "Alice");
   const guest = await newPage(browser);
   await guest.goto(`${salon.url}/r/${privateId}`);
-  await joinRoom(guest, "Invité");
+  await joinRoom(guest, null, "Invité");
   await eventually(async () => (await guest.locator(".tile").count()) === 2, { what: "guest sees Alice's tile" });
   await decodesVideos(guest, 1, "the guest decodes Alice's video");
   // The private room never shows in Bob's tray.

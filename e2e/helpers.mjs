@@ -160,3 +160,24 @@ export async function newPage(browser, locale = "en-US") {
   page.on("pageerror", (e) => console.error(`[page error] ${e.message}`));
   return page;
 }
+
+/**
+ * Opens `link` (unless null: the page is already there) and joins as `name`;
+ * resolves once the room is shown. Labels default to the English ones.
+ * @param {{nameLabel?: string, joinLabel?: string}} [labels]
+ */
+export async function joinRoom(page, link, name, { nameLabel = "Your name", joinLabel = "Join" } = {}) {
+  if (link) await page.goto(link);
+  await page.getByLabel(nameLabel).fill(name);
+  await page.getByRole("button", { name: joinLabel, exact: true }).click();
+  await page.locator("#in-room").waitFor({ state: "visible" });
+}
+
+/** Resolves once `page` decodes `n` remote videos whose frame counts grow. */
+export async function decoding(page, n, { timeout = 30000, what = "" } = {}) {
+  const base = new Map((await inboundStats(page)).video.map((v) => [v.mid, v.framesDecoded]));
+  return eventually(
+    async () => (await inboundStats(page)).video.filter((v) => v.framesDecoded > (base.get(v.mid) ?? 0) + 3).length >= n,
+    { timeout, interval: 100, what: `${n} decoding videos ${what}` },
+  );
+}

@@ -21,6 +21,9 @@ export const CLIENT_B = "203.0.113.2";
 /** Fixed ports: the namespace is ours alone, so nothing clashes. */
 export const PORTS = { http: 8080, media: 40000, turn: 3478, turns: 5349 };
 
+/** The address of `path` on the server as seen at `host` (SERVER_A or SERVER_B). */
+export const at = (host, path) => `http://${host}:${PORTS.http}${path}`;
+
 function run(cmd, args) {
   return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
 }

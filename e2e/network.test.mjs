@@ -14,8 +14,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadavg } from "node:os";
-import { launchChromium, newPage, eventually, inboundStats, ARTIFACTS } from "./helpers.mjs";
-import { Netns, netnsUnavailable, PORTS, SERVER_A, SERVER_B, CLIENT_B } from "./netns.mjs";
+import { launchChromium, newPage, eventually, inboundStats, joinRoom, ARTIFACTS } from "./helpers.mjs";
+import { Netns, netnsUnavailable, at, PORTS, SERVER_A, SERVER_B, CLIENT_B } from "./netns.mjs";
 
 const TARGET = join(process.env.CARGO_TARGET_DIR || "target", "debug");
 const BIN = process.env.SALON_BIN || join(TARGET, "salon");
@@ -51,13 +51,6 @@ async function createRoom(page, host) {
   await page.getByRole("button", { name: "Create a room" }).click();
   await page.waitForURL(/\/r\/[A-Za-z0-9_-]{22}$/);
   return new URL(page.url()).pathname;
-}
-
-async function joinRoom(page, host, path, name) {
-  await page.goto(`http://${host}:${PORTS.http}${path}`);
-  await page.getByLabel("Your name").fill(name);
-  await page.getByRole("button", { name: "Join", exact: true }).click();
-  await page.locator("#in-room").waitFor({ state: "visible" });
 }
 
 /** The local side of the selected ICE candidate pair. */
@@ -173,9 +166,9 @@ test("UDP blocked: two pages over ICE-TCP and one through TURN/TLS see and hear 
   const path = await createRoom(ana, SERVER_A);
   const ben = await newPage(browsers.a);
   const cleo = await newPage(browsers.b);
-  await joinRoom(ana, SERVER_A, path, "Ana");
-  await joinRoom(ben, SERVER_A, path, "Ben");
-  await joinRoom(cleo, SERVER_B, path, "Cléo");
+  await joinRoom(ana, at(SERVER_A, path), "Ana");
+  await joinRoom(ben, at(SERVER_A, path), "Ben");
+  await joinRoom(cleo, at(SERVER_B, path), "Cléo");
   const pages = { ana, ben, cleo };
   for (const [name, page] of Object.entries(pages)) await decodesEveryone(page, 2, name);
 
@@ -202,7 +195,7 @@ async function room(names) {
   const pages = {};
   for (const [i, [name, n]] of names.entries()) {
     const page = i === 0 ? first : await newPage(browsers[n]);
-    await joinRoom(page, n === "a" ? SERVER_A : SERVER_B, path, name);
+    await joinRoom(page, at(n === "a" ? SERVER_A : SERVER_B, path), name);
     pages[name] = page;
   }
   for (const [name, page] of Object.entries(pages)) await decodesEveryone(page, names.length - 1, name);

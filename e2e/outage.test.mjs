@@ -9,8 +9,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { launchChromium, eventually, inboundStats } from "./helpers.mjs";
-import { Netns, netnsUnavailable, SERVER_A, SERVER_B, PORTS } from "./netns.mjs";
+import { launchChromium, eventually, joinRoom, decoding } from "./helpers.mjs";
+import { Netns, netnsUnavailable, at, SERVER_A, SERVER_B, PORTS } from "./netns.mjs";
 
 const TARGET = join(process.env.CARGO_TARGET_DIR || "target", "debug");
 const BIN = process.env.SALON_BIN || join(TARGET, "salon");
@@ -36,22 +36,6 @@ after(async () => {
   net?.cleanup();
 });
 
-async function joinRoom(page, host, path, name) {
-  await page.goto(`http://${host}:${PORTS.http}${path}`);
-  await page.getByLabel("Your name").fill(name);
-  await page.getByRole("button", { name: "Join", exact: true }).click();
-  await page.locator("#in-room").waitFor({ state: "visible" });
-}
-
-/** Resolves once `page` decodes `n` remote videos whose frame counts grow. */
-async function decoding(page, n, timeout, what) {
-  const base = new Map((await inboundStats(page)).video.map((v) => [v.mid, v.framesDecoded]));
-  await eventually(
-    async () => (await inboundStats(page)).video.filter((v) => v.framesDecoded > (base.get(v.mid) ?? 0) + 3).length >= n,
-    { timeout, interval: 100, what },
-  );
-}
-
 test("a 15 s outage and a media-only break: Ana comes back by herself, nobody sees her leave", { skip: skip ?? false }, async () => {
   const ana = await (await browsers.a.newContext({ locale: "en-US" })).newPage();
   const ben = await (await browsers.b.newContext({ locale: "en-US" })).newPage();
@@ -60,10 +44,10 @@ test("a 15 s outage and a media-only break: Ana comes back by herself, nobody se
   await ben.getByRole("button", { name: "Create a room" }).click();
   await ben.waitForURL(/\/r\/[A-Za-z0-9_-]{22}$/);
   const path = new URL(ben.url()).pathname;
-  await joinRoom(ben, SERVER_B, path, "Ben");
-  await joinRoom(chloe, SERVER_B, path, "Chloé");
-  await joinRoom(ana, SERVER_A, path, "Ana");
-  for (const p of [ana, ben, chloe]) await decoding(p, 2, 45000, "everyone decodes everyone");
+  await joinRoom(ben, at(SERVER_B, path), "Ben");
+  await joinRoom(chloe, at(SERVER_B, path), "Chloé");
+  await joinRoom(ana, at(SERVER_A, path), "Ana");
+  for (const p of [ana, ben, chloe]) await decoding(p, 2, { timeout: 45000, what: "everyone decodes everyone" });
 
   // Watch Ben's and Chloé's grids: Ana's tile must never go.
   let left = false;
@@ -73,6 +57,8 @@ test("a 15 s outage and a media-only break: Ana comes back by herself, nobody se
       if (n < 3) left = true;
     }
   }, 200);
+  watching.unref();
+  try {
 
   // 1. All of a's traffic dropped for 15 s.
   net.rule("a", "out", "drop");
@@ -83,9 +69,9 @@ test("a 15 s outage and a media-only break: Ana comes back by herself, nobody se
   const restored = Date.now();
   await eventually(async () => !(await ana.locator(".in-room.reconnecting").count()), { timeout: 20000, interval: 100, what: "Ana reconnected" });
   const signaling = Date.now() - restored;
-  await decoding(ana, 2, 20000, "Ana decodes the others again");
+  await decoding(ana, 2, { timeout: 20000, what: "Ana decodes the others again" });
   const anaVideo = Date.now() - restored;
-  for (const p of [ben, chloe]) await decoding(p, 2, 20000, "the others decode Ana again");
+  for (const p of [ben, chloe]) await decoding(p, 2, { timeout: 20000, what: "the others decode Ana again" });
   const allVideo = Date.now() - restored;
   console.log(`# outage 15 s: signaling back ${signaling} ms, Ana's video ${anaVideo} ms, everyone's ${allVideo} ms after the network returned`);
   assert.equal(left, false, "Ben and Chloé never saw Ana leave");
@@ -98,11 +84,13 @@ test("a 15 s outage and a media-only break: Ana comes back by herself, nobody se
   await new Promise((r) => setTimeout(r, 6000));
   net.flush();
   const mediaBack = Date.now();
-  await decoding(ana, 2, 20000, "Ana's media back");
-  for (const p of [ben, chloe]) await decoding(p, 2, 20000, "the others see Ana again");
+  await decoding(ana, 2, { timeout: 20000, what: "Ana's media back" });
+  for (const p of [ben, chloe]) await decoding(p, 2, { timeout: 20000, what: "the others see Ana again" });
   const media = Date.now() - mediaBack;
   console.log(`# media-only break 6 s: video flowing both ways ${media} ms after the path returned`);
   assert.equal(await ana.locator("#ended").isVisible(), false, "no end screen");
-  clearInterval(watching);
   assert.equal(left, false, "nobody saw Ana leave");
+  } finally {
+    clearInterval(watching);
+  }
 });

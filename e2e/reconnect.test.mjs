@@ -1,13 +1,11 @@
 // Never drop out (issue 12), in real Chromium: five browsers join one
 // after another: each newcomer decodes everyone and everyone decodes the
-// newcomer, and no tile is a black box. (The server-restart scenario is in
-// e2e/restart.wip.mjs, not yet passing: see RELIABILITY.md.)
+// newcomer, and no tile is a black box. (Server restarts: restart.test.mjs.)
 // Times are printed (RELIABILITY.md records them); the asserts allow a
 // loaded 2-core machine some slack.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
-import { startSalon, launchChromium, newPage, eventually, inboundStats, ARTIFACTS } from "./helpers.mjs";
+import { startSalon, launchChromium, newPage, joinRoom, decoding } from "./helpers.mjs";
 
 let salon;
 let browser;
@@ -21,27 +19,6 @@ after(async () => {
   await browser?.close();
   await salon?.stop();
 });
-
-async function joinRoom(page, link, name) {
-  await page.goto(link);
-  await page.getByLabel("Your name").fill(name);
-  await page.getByRole("button", { name: "Join", exact: true }).click();
-  await page.locator("#in-room").waitFor({ state: "visible" });
-}
-
-/** Resolves once `page` decodes `n` remote videos whose frame counts grow. */
-async function decoding(page, n, { timeout = 30000, what = "" } = {}) {
-  const before = await inboundStats(page);
-  const base = new Map(before.video.map((v) => [v.mid, v.framesDecoded]));
-  return eventually(
-    async () => {
-      const s = await inboundStats(page);
-      const growing = s.video.filter((v) => v.framesDecoded > (base.get(v.mid) ?? 0) + 3);
-      return growing.length >= n;
-    },
-    { timeout, interval: 100, what: `${n} decoding videos ${what}` },
-  );
-}
 
 test("five browsers join one after another; each newcomer and everyone else decode each other", async () => {
   const first = await newPage(browser);

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSalon, launchChromium, newPage, eventually, inboundStats, ARTIFACTS } from "./helpers.mjs";
+import { startSalon, launchChromium, newPage, eventually, inboundStats, joinRoom, ARTIFACTS } from "./helpers.mjs";
 
 let salon;
 let browser;
@@ -17,13 +17,6 @@ after(async () => {
   await browser?.close();
   await salon?.stop();
 });
-
-async function joinRoom(page, link, name, { nameLabel = "Your name", joinLabel = "Join" } = {}) {
-  await page.goto(link);
-  await page.getByLabel(nameLabel).fill(name);
-  await page.getByRole("button", { name: joinLabel, exact: true }).click();
-  await page.locator("#in-room").waitFor({ state: "visible" });
-}
 
 test("three browsers see and hear each other; leaving removes the tile", async () => {
   const alice = await newPage(browser);

@@ -267,9 +267,11 @@ export class SalonClient extends EventTarget {
       this.send({ type: "resume", token: this.resumeToken });
       try {
         const msg = await this.expect("resumed");
+        // The snapshot is told before anything is awaited: messages after it
+        // (someone joining) are handled next, and must apply on top of it.
+        this.emit("resumed", { msg });
         const state = this.pc?.connectionState;
         if (!msg.media || !this.pc || state === "failed" || state === "closed" || state === "disconnected") await this.republish();
-        this.emit("resumed", { msg });
         return;
       } catch (err) {
         if (/** @type {any} */ (err).code !== "resume_failed") throw err;
@@ -277,8 +279,7 @@ export class SalonClient extends EventTarget {
     }
     if (!this.joinOpts) throw Object.assign(new Error("not in a room"), { code: "ended" });
     this.pc?.close();
-    const joined = await this.joinOnce(this.joinOpts);
-    this.emit("rejoined", { joined });
+    await this.joinOnce(this.joinOpts, "rejoined");
   }
 
   /**
@@ -330,8 +331,13 @@ export class SalonClient extends EventTarget {
     });
   }
 
-  /** @param {{room: string, name: string, invite?: string | null}} opts */
-  async joinOnce({ room, name, invite }) {
+  /**
+   * Joins, and emits `event` ({joined}) as soon as `joined` arrives, before
+   * the answer is applied: the messages after it (someone else joining) are
+   * handled next, on top of that snapshot.
+   * @param {{room: string, name: string, invite?: string | null}} opts @param {string} [event]
+   */
+  async joinOnce({ room, name, invite }, event = "") {
     const pc = await this.newPeerConnection();
     const join = { type: "join", room, name, offer: pc.localDescription?.sdp ?? "", invite: invite || null };
     this.send(join);
@@ -343,10 +349,11 @@ export class SalonClient extends EventTarget {
       this.send(join);
       joined = await this.expect(["joined", "waiting"]);
     }
-    await pc.setRemoteDescription({ type: "answer", sdp: joined.answer });
     this.resumeToken = joined.resume ?? "";
     this.inRoom = true;
     this.emit("joined", joined);
+    if (event) this.emit(event, { joined });
+    await pc.setRemoteDescription({ type: "answer", sdp: joined.answer });
     return joined;
   }
 
@@ -469,12 +476,16 @@ export class SalonClient extends EventTarget {
 
   /** @param {any} msg */
   async handle(msg) {
+    // From `republished` on, the server's offers are for the new connection
+    // (it sends them after that reply), and they must not be dropped: the
+    // answer to `republished` is applied first, in the connection's own queue.
+    if (msg.type === "republished") this.republishing = false;
     if (this.waiter?.accept(msg) && ["hello", "joined", "waiting", "admitted", "denied", "error", "resumed", "republished"].includes(msg.type)) return;
     switch (msg.type) {
       case "offer": {
         const pc = this.pc;
-        // While a new media connection is set up, offers for the old one are moot:
-        // the server offers the new one afresh. An exact repeat was answered already.
+        // Until `republished`, offers are for the connection being replaced, and
+        // moot: the server offers the new one afresh. An exact repeat was answered already.
         if (!pc || this.republishing || msg.sdp === this.lastOffer) return;
         this.lastOffer = msg.sdp;
         await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });

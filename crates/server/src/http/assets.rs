@@ -1,6 +1,8 @@
-//! The browser client's files (`web/`). rust-embed reads them from disk in
-//! debug builds, so editing a module needs only a reload, and embeds them in
-//! release builds, so the one binary carries everything.
+//! The browser client's files (`web/`), embedded in the binary by rust-embed
+//! in every profile (`debug-embed`): a debug build that read them from the
+//! path it was compiled at served another checkout's files, or none, once the
+//! target directory was shared between clones. Editing a module needs a
+//! `cargo build` (rustc tracks the embedded files).
 
 use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
