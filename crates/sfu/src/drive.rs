@@ -3,25 +3,29 @@
 //! `drive` polls every dirty peer until str0m waits for time. Events become
 //! [`Propagate`] work applied after that peer's poll (a peer's `Rtc` cannot be
 //! borrowed while another's is written to): a new track is offered to room
-//! mates, a media frame is written to each subscriber that has it open (in
-//! the layer chosen for it), a keyframe request is routed to the publisher.
+//! mates, an RTP packet is written to each subscriber that has the track
+//! open (in the layer chosen for it, renumbered: `rewrite.rs`), its payload
+//! shared, not copied; a keyframe request is routed to the publisher.
 
 use std::time::Instant;
 
 use str0m::bwe::BweKind;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, MediaTime, Mid};
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Event, IceConnectionState};
 
 use crate::layer::{Decision, Layer};
+use crate::rewrite::parse_vp8;
 use crate::track::{TrackIn, TrackOut};
 use crate::{Output, PeerEvent, PeerId, Sfu};
 
 /// Work one peer's events create for other peers.
-// `Media` is large, but boxing it would allocate once per forwarded frame.
+// `Rtp` is large, but boxing it would allocate once per forwarded packet.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Propagate {
     TrackAdded(PeerId, Mid),
-    Media(PeerId, MediaData),
+    /// A packet of the publisher's track `mid`, layer `Layer`.
+    Rtp(PeerId, Mid, Layer, RtpPacket),
     Keyframe(PeerId, Mid, Layer, KeyframeRequestKind),
     Close(PeerId, String),
 }
@@ -112,11 +116,11 @@ impl Sfu {
                         .push(TrackIn::new(m.mid, m.kind, crate::layer::ordered(&rids), screen));
                     work.push(Propagate::TrackAdded(id, m.mid));
                 }
-                Event::MediaData(d) => {
-                    if !d.contiguous && d.params.spec().codec.is_video() {
-                        work.push(Propagate::Keyframe(id, d.mid, d.rid, KeyframeRequestKind::Fir));
+                Event::RtpPacket(pkt) => {
+                    // Repaired packets come out under their original SSRC.
+                    if let Some(rx) = peer.rtc.direct_api().stream_rx(&pkt.header.ssrc) {
+                        work.push(Propagate::Rtp(id, rx.mid(), rx.rid(), pkt));
                     }
-                    work.push(Propagate::Media(id, d));
                 }
                 Event::KeyframeRequest(req) => {
                     if let Some(t) = peer
@@ -158,7 +162,7 @@ impl Sfu {
                     }
                 }
             }
-            Propagate::Media(origin, data) => self.forward(now, origin, &data),
+            Propagate::Rtp(origin, mid, rid, pkt) => self.forward(now, origin, mid, rid, &pkt),
             Propagate::Keyframe(origin, mid, layer, kind) => self.request_keyframe(now, origin, mid, layer, kind),
             Propagate::Close(id, reason) => self.close_peer(id, reason),
         }
@@ -174,30 +178,36 @@ impl Sfu {
             .unwrap_or_default()
     }
 
-    /// Writes one received frame to every subscriber that has it open, in
-    /// the layer chosen for that subscriber.
-    fn forward(&mut self, now: Instant, origin: PeerId, data: &MediaData) {
+    /// Writes one received RTP packet to every subscriber that has its track
+    /// open, in the layer chosen for that subscriber, renumbered so each
+    /// copy is one continuous stream. Layer decisions are taken at the first
+    /// packet of a frame; the rest of a frame follows its layer's fate.
+    fn forward(&mut self, now: Instant, origin: PeerId, mid: Mid, rid: Layer, pkt: &RtpPacket) {
         let Some(publisher) = self.peers.get_mut(&origin) else {
             return;
         };
         let room = publisher.room;
-        let is_video = data.params.spec().codec.is_video();
-        if !is_video && publisher.audio_muted {
-            // Enforced mute: the audio goes nowhere and does not count as speech.
+        let pt_in = pkt.header.payload_type;
+        let Some(params) = publisher.rtc.codec_config().find(|p| p.pt() == pt_in).copied() else {
             return;
-        }
-        if let Some(t) = publisher.track_in_mut(data.mid) {
-            if let Some(i) = t.layer_index(&data.rid) {
-                t.rates[i].add(now, data.data.len());
+        };
+        let is_video = params.spec().codec.is_video();
+        // Enforced mute: the audio goes nowhere and does not count as speech.
+        let muted = !is_video && publisher.audio_muted;
+        if let Some(t) = publisher.track_in_mut(mid) {
+            if let Some(i) = t.layer_index(&rid) {
+                t.rates[i].add(now, pkt.payload.len());
             }
-            if let (MediaKind::Audio, Some(level)) = (t.kind, data.ext_vals.audio_level) {
+            if let (MediaKind::Audio, Some(level), false) = (t.kind, pkt.header.ext_vals.audio_level, muted) {
                 t.hear(now, level);
             }
         }
         let Some(r) = self.rooms.get(&room) else { return };
-        let clock_rate = u64::from(data.time.denom());
-        let keyframe = is_video && data.is_keyframe();
-        let mut failed = Vec::new();
+        let clock_rate = u64::from(pkt.time.denom());
+        let ts_in = pkt.time.numer();
+        let vp8 = if is_video { parse_vp8(&pkt.payload) } else { None };
+        // The descriptor str0m patches, parsed once for every copy.
+        let descriptor = vp8.and_then(|_| Vp8Descriptor::parse(&pkt.payload).ok());
         let mut want_keyframe = None;
         for sub_id in r.members.iter().filter(|p| **p != origin) {
             let Some(sub) = self.peers.get_mut(sub_id) else {
@@ -206,13 +216,17 @@ impl Sfu {
             let Some(t) = sub
                 .tracks_out
                 .iter_mut()
-                .find(|t| t.origin == origin && t.origin_mid == data.mid)
+                .find(|t| t.origin == origin && t.origin_mid == mid)
             else {
                 continue;
             };
-            let Some(mid) = t.open_mid() else { continue };
+            let Some(out_mid) = t.open_mid() else { continue };
+            if muted {
+                t.renumber.restart();
+                continue;
+            }
             let ts = if is_video {
-                match t.layer.on_frame(now, data.rid, data.time.numer(), keyframe, clock_rate) {
+                match t.decide(now, rid, ts_in, vp8.as_ref(), clock_rate) {
                     Decision::Forward(ts) => ts,
                     Decision::Drop => continue,
                     Decision::DropAndRequestKeyframe(layer) => {
@@ -225,32 +239,60 @@ impl Sfu {
                     }
                 }
             } else {
-                data.time.numer()
+                ts_in
             };
-            let Some(writer) = sub.rtc.writer(mid) else { continue };
-            let Some(pt) = writer.match_params(data.params) else {
+            let Some(n) = t.renumber.map(*pkt.seq_no, vp8.as_ref()) else {
                 continue;
             };
-            let writer = match data.ext_vals.audio_level {
-                Some(level) => writer.audio_level(level, data.ext_vals.voice_activity.unwrap_or(false)),
-                None => writer,
+            let pt = match t.pt {
+                Some(pt) => pt,
+                None => {
+                    let Some(pt) = sub.rtc.codec_config().match_params(params).map(|p| p.pt()) else {
+                        continue;
+                    };
+                    t.pt = Some(pt);
+                    pt
+                }
             };
-            let time = MediaTime::new(ts, data.time.frequency());
-            if let Err(e) = writer.write(pt, data.network_time, time, data.data.clone()) {
-                failed.push((*sub_id, format!("forwarding failed: {e}")));
-                continue;
+            // RTP timestamps are 32 bits on the wire; the extended value wraps.
+            let mut write = RtpWrite::new(pt, n.seq.into(), ts as u32, pkt.timestamp, pkt.payload.clone())
+                .marker(pkt.header.marker)
+                .nackable(is_video);
+            if !is_video {
+                let ext = ExtensionValues {
+                    audio_level: pkt.header.ext_vals.audio_level,
+                    voice_activity: pkt.header.ext_vals.voice_activity,
+                    ..ExtensionValues::default()
+                };
+                write = write.ext_vals(ext);
             }
-            self.counters.frames_forwarded += 1;
+            if let Some(d) = &descriptor {
+                let mut patch = d.patch();
+                if let Some(pid) = n.picture_id {
+                    patch = patch.picture_id(pid);
+                }
+                if let Some(tl0) = n.tl0_pic_idx {
+                    patch = patch.tl0_pic_idx(tl0);
+                }
+                // Fields are only rewritten where the descriptor has them.
+                if let Ok(patch) = patch.build() {
+                    write = write.vp8_patch(patch);
+                }
+            }
+            let mut api = sub.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(out_mid, None) else {
+                continue;
+            };
+            tx.write_rtp(write);
+            self.counters.frames_forwarded += u64::from(pkt.header.marker || !is_video);
+            self.counters.packets_forwarded += 1;
             if !sub.dirty {
                 sub.dirty = true;
                 self.dirty.push(*sub_id);
             }
         }
         if let Some(layer) = want_keyframe {
-            self.request_keyframe(now, origin, data.mid, layer, KeyframeRequestKind::Pli);
-        }
-        for (id, reason) in failed {
-            self.close_peer(id, reason);
+            self.request_keyframe(now, origin, mid, layer, KeyframeRequestKind::Pli);
         }
     }
 
@@ -307,13 +349,14 @@ impl Sfu {
         let Some(peer) = self.peers.get_mut(&origin) else {
             return;
         };
-        let Some(mut writer) = peer.rtc.writer(mid) else {
+        // Absent only for a rid the publisher did not announce (filtered above)
+        // or before its first packet.
+        let mut api = peer.rtc.direct_api();
+        let Some(rx) = api.stream_rx_by_mid(mid, layer) else {
             return;
         };
-        // Fails only for a rid the publisher did not announce; those were filtered above.
-        if writer.request_keyframe(layer, kind).is_ok() {
-            self.counters.keyframe_requests += 1;
-        }
+        rx.request_keyframe(kind);
+        self.counters.keyframe_requests += 1;
         self.mark_dirty(origin);
     }
 

@@ -19,8 +19,10 @@
 //!
 //! Each peer is one str0m [`Rtc`] in ICE-lite mode. All peers share the one UDP
 //! port; incoming datagrams are routed by remote address once learned, and by
-//! ICE credentials (`Rtc::accepts`) otherwise. Media is forwarded frame by
-//! frame (str0m's sample API): str0m terminates NACK/RTX on each leg, so a lost
+//! ICE credentials (`Rtc::accepts`) otherwise. Media is forwarded packet by
+//! packet (str0m's RTP mode), each payload shared by every subscriber, with
+//! sequence numbers, timestamps and VP8 picture ids rewritten per copy
+//! ([`rewrite`]). str0m still terminates NACK/RTX on each leg, so a lost
 //! packet is repaired between the publisher and the SFU and again between the
 //! SFU and each subscriber, independently.
 
@@ -30,6 +32,7 @@ mod ice;
 pub mod layer;
 mod peer;
 mod resend;
+pub mod rewrite;
 #[cfg(test)]
 mod sim_tests;
 #[cfg(any(test, feature = "testkit"))]
@@ -212,7 +215,10 @@ pub struct Subscription {
 /// Counters that only grow, for metrics and benchmarks.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counters {
+    /// Frames written to subscribers (a video frame counts at its last packet).
     pub frames_forwarded: u64,
+    /// RTP packets written to subscribers.
+    pub packets_forwarded: u64,
     pub datagrams_unrouted: u64,
     pub keyframe_requests: u64,
 }
@@ -343,6 +349,8 @@ impl Sfu {
         // default 1000 per stream costs ~12 MiB per participant in a 50-person room.
         let mut cfg = Rtc::builder()
             .set_ice_lite(true)
+            // Packets are forwarded, not frames (drive.rs, rewrite.rs).
+            .set_rtp_mode(true)
             .clear_codecs()
             .enable_vp8(true)
             .set_send_buffer_video(VIDEO_SEND_BUFFER);

@@ -102,6 +102,7 @@ impl Net {
             audio_frames: b.audio_frames - a.audio_frames,
             video_frames: b.video_frames - a.video_frames,
             video_bytes: b.video_bytes - a.video_bytes,
+            video_breaks: b.video_breaks - a.video_breaks,
         }
     }
 
@@ -328,6 +329,45 @@ fn simulcast_layer_follows_the_tile_size_and_switches_cleanly() {
         r.mean_video_frame(),
         testkit::LAYER_FRAME_BYTES[1] as u64,
         "mid tile: mid layer"
+    );
+}
+
+#[test]
+fn a_copy_stays_one_continuous_stream_across_q_h_pause_q() {
+    // Packets are forwarded, not frames: each layer has its own sequence
+    // numbers, timestamps and picture ids, and the subscriber must never see
+    // them jump (it would NACK phantom gaps or drop the new layer's frames).
+    let mut net = Net::new();
+    let a = net.join_with(1, simulcast());
+    let b = net.join(1, false, false);
+    net.view(b, &[(a, 150)]);
+    net.run(Duration::from_secs(2));
+    let mut frames = 0;
+    for (height, what) in [(150, "q"), (360, "q→h"), (0, "h→pause"), (150, "pause→q"), (720, "q→f")] {
+        if height == 0 {
+            net.view(b, &[]);
+        } else {
+            net.view(b, &[(a, height)]);
+        }
+        let r = net.delta(b, a, Duration::from_secs(2));
+        assert_eq!(
+            r.video_breaks, 0,
+            "{what}: no jump in sequence, picture id or time: {r:?}"
+        );
+        if height == 0 {
+            assert!(r.video_frames < 5, "{what}: paused: {r:?}");
+        } else {
+            assert!(r.video_frames > 30, "{what}: frames flow: {r:?}");
+        }
+        frames += r.video_frames;
+    }
+    let r = net.got(b, a);
+    assert_eq!(r.video_breaks, 0, "{r:?}");
+    assert!(frames > 150);
+    assert_eq!(
+        net.delta(b, a, Duration::from_secs(1)).mean_video_frame(),
+        testkit::LAYER_FRAME_BYTES[2] as u64,
+        "ends on the high layer"
     );
 }
 

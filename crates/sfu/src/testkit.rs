@@ -31,6 +31,11 @@ pub struct Received {
     pub audio_frames: u64,
     pub video_frames: u64,
     pub video_bytes: u64,
+    /// Video frames that did not continue the previous one of their stream:
+    /// the sequence numbers, the VP8 picture id or the timestamp jumped, or
+    /// str0m saw a gap. The SFU's renumbering must keep this at zero across
+    /// layer switches and pauses.
+    pub video_breaks: u64,
 }
 
 impl Received {
@@ -112,6 +117,8 @@ pub struct TestPeer {
     /// Publisher label for each received mid.
     labels: HashMap<Mid, String>,
     received: HashMap<String, Received>,
+    /// Per received video m-line: last sequence number, picture id, timestamp.
+    last_video: HashMap<Mid, (u64, Option<u64>, u64)>,
     /// Layers the SFU asked us not to send.
     paused: HashSet<Rid>,
     force_keyframe: bool,
@@ -211,6 +218,7 @@ impl TestPeer {
             pending: Some(pending),
             labels: HashMap::new(),
             received: HashMap::new(),
+            last_video: HashMap::new(),
             paused: HashSet::new(),
             force_keyframe: false,
             started: now,
@@ -328,6 +336,20 @@ impl TestPeer {
                 } else {
                     r.video_frames += 1;
                     r.video_bytes += d.data.len() as u64;
+                    let pid = match d.codec_extra {
+                        str0m::format::CodecExtra::Vp8(v) => v.picture_id,
+                        _ => None,
+                    };
+                    let (first, last, ts) = (**d.seq_range.start(), **d.seq_range.end(), d.time.numer());
+                    if let Some((prev_seq, prev_pid, prev_ts)) = self.last_video.insert(d.mid, (last, pid, ts)) {
+                        let pid_step = match (prev_pid, pid) {
+                            (Some(a), Some(b)) => (b as i64 - a as i64).rem_euclid(1 << 15) == 1,
+                            _ => true,
+                        };
+                        if first != prev_seq + 1 || !pid_step || ts <= prev_ts || !d.contiguous {
+                            r.video_breaks += 1;
+                        }
+                    }
                 }
                 if let Some(stamp) = d.data.get(1..9) {
                     // Invariant: the slice is exactly 8 bytes long.

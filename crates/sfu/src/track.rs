@@ -15,9 +15,10 @@
 
 use std::time::{Duration, Instant};
 
-use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Rid};
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
 
-use crate::layer::{Layer, LayerState, Target};
+use crate::layer::{Decision, Layer, LayerState, Target};
+use crate::rewrite::{Renumber, Vp8Info};
 use crate::PeerId;
 
 /// A track a peer publishes to the SFU (an m-line the SFU receives on).
@@ -158,6 +159,10 @@ pub(crate) struct TrackOut {
     pub origin_gone: bool,
     /// Video: which layer to forward, and the rewritten timeline.
     pub layer: LayerState,
+    /// Sequence numbers and VP8 fields of this copy (see `rewrite.rs`).
+    pub renumber: Renumber,
+    /// This subscriber's payload type for the publisher's codec, once known.
+    pub pt: Option<Pt>,
 }
 
 impl TrackOut {
@@ -179,6 +184,28 @@ impl TrackOut {
             state: TrackOutState::ToOpen,
             origin_gone: false,
             layer: LayerState::new(target),
+            renumber: Renumber::new(),
+            pt: None,
+        }
+    }
+
+    /// What to do with a video packet of `layer`: the layer decision is taken
+    /// at a frame's first packet (a switch starts a new numbering segment);
+    /// the rest of a frame is forwarded when its layer is the current one.
+    pub fn decide(&mut self, now: Instant, layer: Layer, ts: u64, vp8: Option<&Vp8Info>, clock_rate: u64) -> Decision {
+        let (start, keyframe) = vp8.map_or((false, false), |v| (v.frame_start, v.keyframe));
+        if start {
+            let before = self.layer.current;
+            let d = self.layer.on_frame(now, layer, ts, keyframe, clock_rate);
+            if self.layer.current != before {
+                self.renumber.restart();
+            }
+            return d;
+        }
+        if self.layer.current == Some(layer) && self.layer.target != Target::Paused {
+            Decision::Forward(self.layer.ts.map(now, ts))
+        } else {
+            Decision::Drop
         }
     }
 
