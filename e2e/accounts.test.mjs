@@ -169,6 +169,6 @@ test("account, friends and home pages name every control, in English and French"
     await page.locator("#in-username").fill(user);
     await page.locator("#in-password").fill("not the password");
     await page.locator("#signin button[type=submit]").click();
-    await page.getByText(locale === "fr-FR" ? "Nom d'utilisateur ou mot de passe incorrect." : "Wrong username or password.").waitFor();
+    await page.getByText(locale === "fr-FR" ? "Identifiant ou mot de passe incorrect." : "Wrong username or password.").waitFor();
   }
 });
