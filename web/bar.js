@@ -177,7 +177,8 @@ export class Bar {
       ["keys-btn", "keyboard", t("keys.button"), t("keys.button")],
     ];
     for (const [id, name, label, short] of items) setIconButton($(id), name, label, short);
-    for (const [id, on] of [["mic-btn", s.micOn], ["cam-btn", s.camOn]]) $(id).classList.toggle("off", !on);
+    $("mic-btn").classList.toggle("off", !s.micOn);
+    $("cam-btn").classList.toggle("off", !s.camOn);
     $("share-btn").hidden = !s.canShare;
     $("share-btn").setAttribute("aria-pressed", String(s.sharing));
     $("hand-btn").setAttribute("aria-pressed", String(s.hand));

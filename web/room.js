@@ -58,6 +58,8 @@ const screenStreams = new Map();
 const canShare = typeof navigator.mediaDevices?.getDisplayMedia === "function";
 /** When the "you are muted" hint goes away again (ms). */
 let mutedHintUntil = 0;
+/** The room as GET /api/rooms/{id} described it. @type {any} */
+let roomInfo = null;
 
 const life = new RoomLife({
   send: (msg) => client?.command(msg),
@@ -96,6 +98,12 @@ renderLabels();
 loadRoomName();
 /** The camera/microphone start in progress: Join waits for it. */
 let previewing = startPreview();
+// The pre-join microphone meter, while the pre-join screen shows.
+const meterTimer = window.setInterval(() => {
+  if ($("prejoin").hidden) return window.clearInterval(meterTimer);
+  $("mic-meter").value = local.micOn ? Math.min(1, local.meterLevel() * 1.5) : 0;
+}, 100);
+$("speaker-test").addEventListener("click", testSpeakers);
 
 $("pre-mic").addEventListener("click", () => {
   local.setMic(!local.micOn);
@@ -173,6 +181,13 @@ async function loadRoomName() {
   const room = res && res.ok ? await res.json() : null;
   // The link to share, from the server: the public URL behind a proxy.
   if (room?.url) shareLink = room.url;
+  roomInfo = room;
+  // Signed in: the account's display name, unless this browser chose another.
+  if (room?.your_name && !localStorage.getItem(NAME_KEY)) $("name").value = room.your_name;
+  if (room?.host) {
+    $("host-note").hidden = false;
+    $("host-note").textContent = t("prejoin.youHost");
+  }
   if (room?.name) {
     $("room-title").textContent = room.name;
     document.title = `${room.name} · Salon`;
@@ -209,6 +224,44 @@ function countdown() {
   }
 }
 
+/** The waiting room says which session this is: title, host, time. */
+function waitingInfo() {
+  const el = $("waiting-info");
+  const title = roomInfo?.schedule?.title || roomInfo?.name || "";
+  const parts = [];
+  if (title) parts.push(title);
+  if (roomInfo?.host_name) parts.push(t("waiting.host", { name: roomInfo.host_name }));
+  if (roomInfo?.schedule) {
+    const start = new Date(roomInfo.schedule.starts_at * 1000);
+    parts.push(start.toLocaleString(currentLang(), { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }));
+  }
+  el.textContent = parts.join(" · ");
+  el.hidden = !parts.length;
+}
+
+/** A short two-note chime through the speakers, to check they work. */
+function testSpeakers() {
+  try {
+    const ctx = new AudioContext();
+    for (const [i, f] of [523, 784].entries()) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      const at = ctx.currentTime + i * 0.25;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.25, at + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.5);
+      osc.frequency.value = f;
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(at);
+      osc.stop(at + 0.55);
+    }
+    window.setTimeout(() => ctx.close(), 1200);
+    toast(t("prejoin.speakerPlaying"));
+  } catch {
+    toast(t("prejoin.speakerFailed"));
+  }
+}
+
 async function startPreview() {
   $("prejoin-status").textContent = t("prejoin.loading");
   const problem = await local.open();
@@ -237,6 +290,7 @@ function renderLabels() {
   setIconButton($("pre-mic"), local.micOn ? "mic" : "micOff", t(local.micOn ? "room.micOn" : "room.micOff"));
   setIconButton($("pre-cam"), local.camOn ? "cam" : "camOff", t(local.camOn ? "room.camOn" : "room.camOff"));
   $("pre-mic").classList.toggle("off", !local.micOn);
+  setIconButton($("speaker-test"), "volume", t("prejoin.speakerTest"));
   $("pre-cam").classList.toggle("off", !local.camOn);
   renderPaging();
   $("people-title").textContent = t("room.participants", { count: people.size });
@@ -362,6 +416,7 @@ function wireClient(c) {
   });
   c.addEventListener("waiting", () => {
     $("prejoin-title").textContent = t("waiting.title");
+    waitingInfo();
     $("waiting-note").hidden = false;
     $("waiting-note").textContent = t("waiting.note");
     $("waiting-leave").hidden = false;

@@ -344,5 +344,12 @@ export default {
   "keys.people": "Open or close the participants (host controls for hosts)",
   "keys.layout": "Switch between grid and speaker view",
   "keys.help": "Show these shortcuts",
-  "keys.escape": "Close the menu or the side panel"
+  "keys.escape": "Close the menu or the side panel",
+  "prejoin.micLevel": "Microphone level",
+  "prejoin.more": "Devices, sound and effects",
+  "prejoin.youHost": "You are the host of this room: you let people in and run the session.",
+  "prejoin.speakerTest": "Test speakers",
+  "prejoin.speakerPlaying": "You should hear two notes.",
+  "prejoin.speakerFailed": "No sound output is available.",
+  "waiting.host": "with {name}"
 };

@@ -344,5 +344,12 @@ export default {
   "keys.people": "Ouvrir ou fermer la liste des personnes (commandes de l’hôte pour l’hôte)",
   "keys.layout": "Passer de la mosaïque à la vue conférence",
   "keys.help": "Afficher ces raccourcis",
-  "keys.escape": "Fermer le menu ou le panneau"
+  "keys.escape": "Fermer le menu ou le panneau",
+  "prejoin.micLevel": "Niveau du micro",
+  "prejoin.more": "Appareils, son et effets",
+  "prejoin.youHost": "Vous êtes l’hôte de cette salle : vous faites entrer les personnes et menez la séance.",
+  "prejoin.speakerTest": "Tester le son",
+  "prejoin.speakerPlaying": "Vous devriez entendre deux notes.",
+  "prejoin.speakerFailed": "Aucune sortie audio n’est disponible.",
+  "waiting.host": "avec {name}"
 };
