@@ -56,6 +56,8 @@ for (const [lang, w] of Object.entries(WORDS)) {
         const joinBox = await page.getByRole("button", { name: w.join, exact: true }).boundingBox();
         assert.ok(joinBox && joinBox.y + joinBox.height <= viewport.height, `Join above the fold: ${JSON.stringify(joinBox)}`);
         await eventually(async () => (await page.locator("#prejoin-status").textContent()) === "", { what: "preview started" });
+        // The fake microphone beeps: the meter moves.
+        await eventually(async () => (await page.locator("#mic-meter").evaluate((m) => m.value)) > 0.05, { what: "the microphone meter moves" });
         await check("prejoin");
         await page.getByLabel(w.name).fill("Alex");
         await page.getByRole("button", { name: w.join, exact: true }).click();

@@ -77,6 +77,9 @@ test("schedule, countdown, waiting room, mute all, spotlight, lock", async () =>
   await bob.getByRole("button", { name: "Join", exact: true }).click();
   await eventually(async () => (await bob.locator("#prejoin-title").textContent()) === "Waiting room", { what: "waiting room" });
   assert.equal(await bob.locator("#preview").isVisible(), true, "own preview while waiting");
+  // The waiting room says which session this is, and when.
+  assert.match(await bob.locator("#waiting-info").textContent(), /Relaxation du soir · \w+day/);
+  await bob.screenshot({ path: join(ARTIFACTS, "host-waiting.png") });
 
   // The host sees the knock and admits Bob.
   await host.locator("#notice").waitFor({ state: "visible" });
