@@ -83,7 +83,12 @@ async fn view(
     let schedule = state.store.schedule(&room.id).await.map_err(AppError::internal)?;
     let path = format!("/r/{}", room.id);
     let host_name = match &room.owner_id {
-        Some(owner) => state.store.account(owner).await.map_err(AppError::internal)?.map(|a| a.display_name),
+        Some(owner) => state
+            .store
+            .account(owner)
+            .await
+            .map_err(AppError::internal)?
+            .map(|a| a.display_name),
         None => None,
     };
     Ok(RoomView {

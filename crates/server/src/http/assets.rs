@@ -176,7 +176,10 @@ pub async fn file(uri: Uri) -> Response {
             (
                 [
                     (header::CONTENT_TYPE, mime.as_ref().to_string()),
-                    (header::CACHE_CONTROL, if versioned { IMMUTABLE } else { "no-cache" }.to_string()),
+                    (
+                        header::CACHE_CONTROL,
+                        if versioned { IMMUTABLE } else { "no-cache" }.to_string(),
+                    ),
                     (header::ETAG, etag(&f.metadata.sha256_hash())),
                 ],
                 f.data,
@@ -194,7 +197,9 @@ pub async fn conditional(req: Request<Body>, next: Next) -> Response {
     let get = req.method() == axum::http::Method::GET || req.method() == axum::http::Method::HEAD;
     let res = next.run(req).await;
     let (Some(asked), true) = (asked, get) else { return res };
-    let Some(tag) = res.headers().get(header::ETAG) else { return res };
+    let Some(tag) = res.headers().get(header::ETAG) else {
+        return res;
+    };
     if !res.status().is_success() || !matches(&asked, tag) {
         return res;
     }
@@ -212,7 +217,9 @@ fn matches(asked: &HeaderValue, tag: &HeaderValue) -> bool {
     let strip = |s: &str| s.trim().trim_start_matches("W/").to_string();
     let Ok(tag) = tag.to_str() else { return false };
     let tag = strip(tag);
-    asked.to_str().is_ok_and(|a| a.trim() == "*" || a.split(',').any(|x| strip(x) == tag))
+    asked
+        .to_str()
+        .is_ok_and(|a| a.trim() == "*" || a.split(',').any(|x| strip(x) == tag))
 }
 
 #[cfg(test)]
@@ -226,7 +233,10 @@ mod tests {
         assert!(room.contains(&format!("/style.css?v={v}\"")), "{room}");
         assert!(room.contains(&format!("/room.js?v={v}\"")));
         let map = room.find("type=\"importmap\"").unwrap();
-        assert!(map < room.find("type=\"module\"").unwrap(), "the map comes before the modules");
+        assert!(
+            map < room.find("type=\"module\"").unwrap(),
+            "the map comes before the modules"
+        );
         assert!(import_map().contains(&format!("\"/i18n.js\":\"/i18n.js?v={v}\"")));
         assert!(csp().contains("'sha256-"));
     }
