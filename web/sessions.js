@@ -190,7 +190,9 @@ function roster(r, s) {
           const li = document.createElement("li");
           const input = Object.assign(document.createElement("input"), { readOnly: true, value: i.url, className: "session-link" });
           input.setAttribute("aria-label", t("sched.personalLink", { name: i.label }));
-          li.append(i.label, " ", input);
+          const copyIt = button(t("sessions.copyLink"), () => copy(i.url, t("sessions.linkCopied")));
+          copyIt.setAttribute("aria-label", `${t("sessions.copyLink")}: ${i.label}`);
+          li.append(i.label, " ", input, copyIt);
           return li;
         }),
         ...accounts.map((/** @type {{username: string}} */ a) => Object.assign(document.createElement("li"), { textContent: t("sched.rosterAdded", { username: a.username }) })),
