@@ -119,7 +119,9 @@ export class LocalMedia {
         this.ctx = new AudioContext();
         const src = this.ctx.createMediaStreamSource(new MediaStream([this.meterTrack]));
         this.analyser = this.ctx.createAnalyser();
-        this.analyser.fftSize = 512;
+        // About a third of a second at 48 kHz: longer than the 300 ms
+        // between polls, so no syllable (or beep) falls between two looks.
+        this.analyser.fftSize = 16384;
         src.connect(this.analyser);
       } catch {
         return 0;
