@@ -69,7 +69,7 @@ export default {
   "host.muteAll": "Couper tous les micros",
   "host.lock": "Verrouiller la salle",
   "host.unlock": "Déverrouiller la salle",
-  "host.end": "Terminer pour tous",
+  "host.end": "Terminer pour tout le monde",
   "host.endConfirm": "Terminer la séance pour tout le monde ?",
   "host.waitingRoom": "Salle d’attente",
   "host.muteOnEntry": "Micros coupés à l’arrivée",
