@@ -26,14 +26,16 @@ if [ "$(id -u)" = 0 ] && { ! command -v nft >/dev/null 2>&1 || ! command -v ip >
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null
 fi
-if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ]; then
-  echo "== installing the browser test drivers (playwright-core for chromium, puppeteer-core for firefox-esr; they use the system browsers)"
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/puppeteer-core ] || [ ! -d node_modules/typescript ] || [ ! -d node_modules/axe-core ]; then
+  echo "== installing the browser test drivers (playwright-core for chromium, puppeteer-core for firefox-esr; they use the system browsers), typescript and axe-core"
   npm ci --no-audit --no-fund
 fi
 
 phase "lints (clippy, every target, warnings denied; rustfmt)"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo fmt --check
+# The web client's JSDoc types (every file says // @ts-check): tsconfig.json.
+npx --no-install tsc -p tsconfig.json
 
 phase "Rust tests (sfu core, server, integration with str0m clients over real UDP, fuzz corpus replay)"
 if cargo nextest --version >/dev/null 2>&1; then

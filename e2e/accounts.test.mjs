@@ -160,8 +160,8 @@ test("account, friends and home pages name every control, in English and French"
       });
       assert.deepEqual(unnamed, [], `controls without a name on ${path} (${locale})`);
     }
-    const heading = await page.locator("h1").first().innerText();
-    assert.equal(heading, locale === "fr-FR" ? "Amis" : "Friends");
+    const heading = await page.locator("h1:visible").first().innerText();
+    assert.equal(heading, locale === "fr-FR" ? "Ami·es" : "Friends");
     // Errors from the server are shown in the page's language.
     await page.locator("#account-nav button").click();
     await page.waitForURL(salon.url + "/");
@@ -169,6 +169,6 @@ test("account, friends and home pages name every control, in English and French"
     await page.locator("#in-username").fill(user);
     await page.locator("#in-password").fill("not the password");
     await page.locator("#signin button[type=submit]").click();
-    await page.getByText(locale === "fr-FR" ? "Nom d'utilisateur ou mot de passe incorrect." : "Wrong username or password.").waitFor();
+    await page.getByText(locale === "fr-FR" ? "Identifiant ou mot de passe incorrect." : "Wrong username or password.").waitFor();
   }
 });

@@ -138,6 +138,7 @@ test("without WebGL (headless Firefox), a background effect raises no dialog and
   assert.equal(await fox.evaluate(() => !!(document.createElement("canvas").getContext("webgl2") || document.createElement("canvas").getContext("webgl"))), false, "this Firefox has no WebGL");
   // The pre-join preview has the camera; the effects panel is on the pre-join screen.
   await fox.waitForFunction(() => globalThis.salonEffects?.source?.readyState === "live", { timeout: 20000 });
+  await fox.click("#prejoin-more > summary"); // effects are folded on the pre-join screen
   await fox.select("#fx-background", "blur-light");
   const message = "Backgrounds and face effects are not available in this browser; lighting still works.";
   await fox.waitForFunction((m) => document.querySelector(".fx-status")?.textContent === m, { timeout: 10000 }, message);

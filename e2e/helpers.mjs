@@ -3,7 +3,7 @@
 // playwright-core) or Firefox ESR (through puppeteer-core over WebDriver
 // BiDi) with fake camera and microphone (settings measured in ../shared/GUIDE.md).
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -180,4 +180,20 @@ export async function decoding(page, n, { timeout = 30000, what = "" } = {}) {
     async () => (await inboundStats(page)).video.filter((v) => v.framesDecoded > (base.get(v.mid) ?? 0) + 3).length >= n,
     { timeout, interval: 100, what: `${n} decoding videos ${what}` },
   );
+}
+
+const AXE = readFileSync(join(process.cwd(), "node_modules/axe-core/axe.min.js"), "utf8");
+
+/**
+ * Runs axe-core (npm) in the page, WCAG 2.x A and AA rules, and returns the
+ * violations as short strings ("rule: target, target…"). Injected through
+ * the DevTools protocol, which the page's Content-Security-Policy does not
+ * govern (Salon allows no inline script).
+ */
+export async function axeViolations(page) {
+  if (!(await page.evaluate(() => !!globalThis.axe))) await page.evaluate(AXE);
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } }),
+  );
+  return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 5).join(", ")}`);
 }

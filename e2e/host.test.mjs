@@ -3,7 +3,11 @@
 // waiting room until the host admits them; they arrive muted; the host mutes
 // everyone and the client's microphone goes silent at the server; spotlight;
 // a screen share shows as its own tile; the host locks the room and a
-// newcomer gets the "locked" message.
+// newcomer gets the "locked" message. Then the room's own tools: a hand
+// raised with the keyboard shows on the host's tile with a toast and a count,
+// the host lowers all hands; a muted client who speaks is told so; `?` lists
+// the shortcuts; one side panel at a time with Escape; and the end screen
+// after the host ends the session offers no Rejoin.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -73,6 +77,9 @@ test("schedule, countdown, waiting room, mute all, spotlight, lock", async () =>
   await bob.getByRole("button", { name: "Join", exact: true }).click();
   await eventually(async () => (await bob.locator("#prejoin-title").textContent()) === "Waiting room", { what: "waiting room" });
   assert.equal(await bob.locator("#preview").isVisible(), true, "own preview while waiting");
+  // The waiting room says which session this is, and when.
+  assert.match(await bob.locator("#waiting-info").textContent(), /Relaxation du soir · \w+day/);
+  await bob.screenshot({ path: join(ARTIFACTS, "host-waiting.png") });
 
   // The host sees the knock and admits Bob.
   await host.locator("#notice").waitFor({ state: "visible" });
@@ -91,12 +98,17 @@ test("schedule, countdown, waiting room, mute all, spotlight, lock", async () =>
   await host.getByRole("button", { name: "Mute everyone" }).click();
   await eventually(async () => (await bob.locator("#mic-btn").getAttribute("class")).includes("off"), { what: "Bob muted" });
   await eventually(async () => /host muted you/.test(await bob.locator("#notice-text").textContent()), { what: "Bob told" });
+  // Bob's fake microphone keeps beeping: he is told he is muted.
+  await bob.locator("#muted-hint").waitFor({ state: "visible", timeout: 15000 });
+  assert.match(await bob.locator("#muted-hint").textContent(), /You are muted/);
   await new Promise((r) => setTimeout(r, 1000));
   const before = await audioPackets(host);
   await new Promise((r) => setTimeout(r, 2000));
   assert.ok((await audioPackets(host)) - before <= 2, "no audio from Bob after mute all");
 
   // Spotlight the host: Bob sees the host's tile large.
+  // Each person's actions are behind their "…" button in the Host panel.
+  await host.getByRole("button", { name: "Actions for Léa (hôte)" }).click();
   await host.getByRole("button", { name: /^Spotlight: Léa/ }).click();
   await eventually(async () => (await bob.locator(".tile.featured").count()) === 1, { what: "spotlight on Bob's screen" });
   assert.match(await bob.locator(".tile.featured").textContent(), /Léa/);
@@ -130,4 +142,47 @@ test("schedule, countdown, waiting room, mute all, spotlight, lock", async () =>
       .map((el) => el.outerHTML.slice(0, 80)),
   );
   assert.deepEqual(unnamed, []);
+
+  // Bob raises his hand with the keyboard (H): the host sees it on his tile,
+  // in a toast and as a count on the Host button.
+  await bob.locator("body").press("h");
+  await eventually(async () => (await bob.locator("#hand-btn").getAttribute("aria-pressed")) === "true", { what: "Bob's hand up" });
+  const bobTile = host.locator(".tile", { hasText: "Bob" });
+  await bobTile.locator(".hand-mark").waitFor({ state: "visible" });
+  await eventually(async () => /Bob raised a hand/.test(await host.locator("#toast").textContent()), { what: "hand toast" });
+  assert.match(await host.locator("#people-btn").getAttribute("aria-label"), /1 raised hand/);
+  assert.equal(await host.locator("#people-btn .count").textContent(), "1");
+  // Search the people list, then lower every hand at once.
+  await host.getByLabel("Search people").fill("bo");
+  await eventually(async () => (await host.locator("#people-list > li").count()) === 1, { what: "search keeps only Bob" });
+  await host.getByRole("button", { name: "Lower all hands" }).click();
+  await eventually(async () => (await bob.locator("#hand-btn").getAttribute("aria-pressed")) === "false", { what: "Bob's hand lowered" });
+  await bobTile.locator(".hand-mark").waitFor({ state: "hidden" });
+  await host.getByLabel("Search people").fill("");
+
+  // Shortcuts: ? lists them; C opens the chat (closing the people panel: one at a time); Escape closes it.
+  await bob.locator("body").press("?");
+  await bob.locator("#keys-dialog").waitFor({ state: "visible" });
+  assert.match(await bob.locator("#keys-list").textContent(), /Mute or unmute the microphone/);
+  await bob.screenshot({ path: join(ARTIFACTS, "room-shortcuts.png") });
+  await bob.keyboard.press("Escape");
+  await bob.locator("#keys-dialog").waitFor({ state: "hidden" });
+  await bob.locator("body").press("p");
+  await bob.locator("#people").waitFor({ state: "visible" });
+  await bob.locator("body").press("c");
+  await bob.locator("#chat").waitFor({ state: "visible" });
+  assert.equal(await bob.locator("#people").isVisible(), false, "one side panel at a time");
+  await bob.keyboard.press("Escape");
+  await bob.locator("#chat").waitFor({ state: "hidden" });
+  await bob.locator("body").press("m");
+  await eventually(async () => !(await bob.locator("#mic-btn").getAttribute("class")).includes("off"), { what: "M unmutes (self-unmute is on)" });
+
+  // The host ends the session: Bob's end card has no Rejoin, and no stale notice covers it.
+  host.once("dialog", (d) => d.accept());
+  await host.getByRole("button", { name: "End for everyone" }).click();
+  await bob.getByRole("heading", { name: "The session has ended" }).waitFor();
+  assert.equal(await bob.locator("#rejoin-btn").isVisible(), false, "no Rejoin after the host ended it");
+  assert.equal(await bob.locator("#notice").isVisible(), false, "no stale notice");
+  await bob.screenshot({ path: join(ARTIFACTS, "end-ended.png") });
+
 });

@@ -59,7 +59,7 @@ test("over HTTPS (HTTP/2), a browser signs up, creates a room and joins it", asy
     }, { timeout: 30000, what: "remote video decoded and audio received over HTTPS" });
   }
   // Alice is the host over wss:// too: her cookies (set over HTTP/2) came with the upgrade.
-  await alice.getByRole("button", { name: "Show participants" }).click();
+  await alice.getByRole("button", { name: "Show host controls" }).click();
   await alice.locator("#host-panel").waitFor({ state: "visible" });
   await guest.getByRole("button", { name: "Show participants" }).click();
   assert.equal(await guest.locator("#host-panel").isVisible(), false, "the guest is no host");

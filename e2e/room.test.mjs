@@ -85,6 +85,7 @@ test("three browsers see and hear each other; leaving removes the tile", async (
   // Bob leaves: the others drop his tile and his tracks.
   await bob.getByRole("button", { name: "Leave" }).click();
   await bob.getByText("You left the room.").waitFor();
+  assert.ok(await bob.getByRole("button", { name: "Rejoin" }).isVisible(), "leaving by choice offers Rejoin");
   for (const page of [alice, chloe]) {
     await eventually(async () => (await page.locator(".tile").count()) === 2, { what: "bob's tile removed" });
     await eventually(async () => (await page.$$eval("#audio-sink audio", (a) => a.length)) === 1, { what: "bob's audio removed" });
@@ -105,14 +106,14 @@ test("an unknown room shows a clear not-found page with status 404", async () =>
   await page.getByRole("heading", { name: "Room not found" }).waitFor();
   const fr = await newPage(browser, "fr-FR");
   await fr.goto(salon.url + "/r/nope");
-  await fr.getByRole("heading", { name: "Salon introuvable" }).waitFor();
+  await fr.getByRole("heading", { name: "Salle introuvable" }).waitFor();
 });
 
 test("every control has an accessible name, in English and French", async () => {
   for (const locale of ["en-US", "fr-FR"]) {
     const page = await newPage(browser, locale);
     await page.goto(salon.url + "/");
-    await page.getByRole("button", { name: locale === "fr-FR" ? "Créer un salon" : "Create a room" }).click();
+    await page.getByRole("button", { name: locale === "fr-FR" ? "Créer une salle" : "Create a room" }).click();
     await page.waitForURL(/\/r\//);
     await page.getByLabel(locale === "fr-FR" ? "Votre nom" : "Your name").fill("Test");
     await page.getByRole("button", { name: locale === "fr-FR" ? "Rejoindre" : "Join", exact: true }).click();

@@ -35,7 +35,7 @@ export function renderAccountBar(nav, account) {
       await api("DELETE", "/api/session").catch(() => {});
       location.assign("/");
     });
-    nav.append(who, link("/account", t("nav.profile")), link("/friends", t("nav.friends")), out);
+    nav.append(who, link("/sessions", t("nav.sessions")), link("/account", t("nav.profile")), link("/friends", t("nav.friends")), out);
   };
   draw();
   onLangChange(draw);

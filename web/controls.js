@@ -9,7 +9,8 @@
  * sender's role (rooms/control.rs). Hiding buttons is for calm, not for
  * security.
  */
-import { t } from "./i18n.js";
+import { t, currentLang } from "./i18n.js";
+import { icon } from "./icons.js";
 
 /** The reactions the server accepts (protocol::REACTIONS). */
 export const REACTIONS = ["👏", "❤️", "😂", "😮", "🙏", "👍", "🌿", "✨"];
@@ -25,6 +26,7 @@ const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementB
  *   selfId: () => string,
  *   grid: () => any,
  *   toast: (text: string) => void,
+ *   relabel: () => void,
  *   forceMute: () => void,
  *   ended: (titleKey: string, detail: string) => void,
  * }} Context
@@ -45,6 +47,9 @@ export class RoomLife {
     this.hideSelf = false;
     this.unread = 0;
     this.controlsSeen = false;
+    /** Whose "…" menu is open in the people list. @type {string | null} */
+    this.menuFor = null;
+    this.search = "";
     this.wire();
   }
 
@@ -74,6 +79,11 @@ export class RoomLife {
       );
     }
     $("admit-all-btn").addEventListener("click", () => this.ctx.send({ type: "admit_all" }));
+    $("lower-hands-btn").addEventListener("click", () => this.ctx.send({ type: "lower_all_hands" }));
+    $("people-search").addEventListener("input", () => {
+      this.search = $("people-search").value.trim().toLocaleLowerCase(currentLang());
+      this.render();
+    });
     $("hand-btn").addEventListener("click", () => this.ctx.send({ type: "hand", raised: !this.me()?.hand }));
     $("react-btn").addEventListener("click", () => {
       const bar = $("reaction-bar");
@@ -91,16 +101,6 @@ export class RoomLife {
         return b;
       }),
     );
-    $("chat-btn").addEventListener("click", () => {
-      const chat = $("chat");
-      chat.hidden = !chat.hidden;
-      $("chat-btn").setAttribute("aria-expanded", String(!chat.hidden));
-      if (!chat.hidden) {
-        this.unread = 0;
-        $("chat-input").focus();
-      }
-      this.render();
-    });
     $("chat-form").addEventListener("submit", (/** @type {Event} */ e) => {
       e.preventDefault();
       const text = $("chat-input").value.trim();
@@ -122,6 +122,16 @@ export class RoomLife {
     });
     $("report-cancel").addEventListener("click", () => $("report-dialog").close());
     $("notice-close").addEventListener("click", () => ($("notice").hidden = true));
+  }
+
+  /** A side panel opened or closed (bar.js). @param {string | null} name */
+  panelChanged(name) {
+    if (name === "chat") {
+      this.unread = 0;
+      $("chat-input").focus();
+    }
+    if (name !== "people") this.menuFor = null;
+    this.render();
   }
 
   /** @param {string | null} target */
@@ -248,7 +258,7 @@ export class RoomLife {
     who.textContent = line.from === this.ctx.selfId() ? t("room.you", { name: line.name }) : line.name;
     const time = document.createElement("time");
     time.dateTime = new Date(line.at).toISOString();
-    time.textContent = new Date(line.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+    time.textContent = new Date(line.at).toLocaleTimeString(currentLang(), { hour: "2-digit", minute: "2-digit" });
     const text = document.createElement("p");
     text.textContent = line.text;
     li.append(who, " ", time, text);
@@ -310,6 +320,7 @@ export class RoomLife {
       }),
     );
     $("hands").hidden = !mod || !this.hands.length;
+    $("lower-hands-btn").hidden = !this.hands.length;
     $("hands-list").replaceChildren(
       ...this.hands.map((id) => {
         const li = document.createElement("li");
@@ -320,18 +331,27 @@ export class RoomLife {
         return li;
       }),
     );
-    $("hand-btn").textContent = t(me?.hand ? "room.lowerHand" : "room.raiseHand");
-    $("hand-btn").setAttribute("aria-pressed", String(!!me?.hand));
-    $("chat-btn").textContent = this.unread ? t("chat.unread", { count: this.unread }) : t("chat.title");
-    $("selfview-btn").textContent = t(this.hideSelf ? "room.showSelf" : "room.hideSelf");
-    $("people-list").replaceChildren(...[...this.ctx.people.values()].map((p) => this.personItem(p, mod, selfId)));
+    const shown = [...this.ctx.people.values()].filter((p) => !this.search || p.name.toLocaleLowerCase(currentLang()).includes(this.search));
+    // Raised hands first (in the order they went up), then everyone else.
+    const rank = (/** @type {Person} */ p) => (p.hand ? this.hands.indexOf(p.id) : this.hands.length + 1);
+    shown.sort((a, b) => rank(a) - rank(b));
+    // Re-rendering must not lose the focus inside an open "…" menu.
+    const focused = /** @type {HTMLElement | null} */ (document.activeElement)?.closest?.("#people-list") ? document.activeElement?.getAttribute("aria-label") : null;
+    $("people-list").replaceChildren(...shown.map((p) => this.personItem(p, mod, selfId)));
+    if (focused) /** @type {HTMLElement | null} */ ([...$("people-list").querySelectorAll("button")].find((b) => b.getAttribute("aria-label") === focused))?.focus();
     $("alone").hidden = !this.ctx.grid() || this.ctx.people.size > 1;
+    this.ctx.relabel();
   }
 
-  /** @param {Person} p @param {boolean} mod @param {string} selfId */
+  /**
+   * One person: name, role and state marks, and a "…" button that opens
+   * their actions (the host's ones for moderators). One menu open at a time.
+   * @param {Person} p @param {boolean} mod @param {string} selfId
+   */
   personItem(p, mod, selfId) {
     const B = RoomLife.button;
     const li = document.createElement("li");
+    li.className = "person";
     const marks = [
       p.role === "host" ? t("role.host") : p.role === "cohost" ? t("role.cohost") : "",
       p.hand ? t("room.handUp") : "",
@@ -341,13 +361,37 @@ export class RoomLife {
     ].filter(Boolean);
     const name = p.id === selfId ? t("room.you", { name: p.name }) : p.name;
     const label = document.createElement("span");
-    label.textContent = marks.length ? `${name} · ${marks.join(", ")}` : name;
-    li.append(label);
+    label.className = "person-name";
+    label.textContent = name;
+    const state = document.createElement("span");
+    state.className = "person-marks";
+    state.textContent = marks.join(", ");
+    const text = document.createElement("div");
+    text.append(label, state);
+    li.append(text);
+    if (p.hand) li.insertAdjacentHTML("afterbegin", icon("hand", 18));
+    const open = this.menuFor === p.id;
+    const toggle = B("", () => {
+      this.menuFor = open ? null : p.id;
+      this.render();
+      if (!open) /** @type {HTMLElement | null} */ ($("people-list").querySelector(".person-actions button"))?.focus();
+    }, "icon-only");
+    toggle.innerHTML = icon("more", 20);
+    toggle.setAttribute("aria-label", t("people.actions", { name: p.name }));
+    toggle.setAttribute("aria-expanded", String(open));
+    li.append(toggle);
+    if (!open) return li;
     const actions = document.createElement("div");
     actions.className = "person-actions";
+    actions.setAttribute("role", "group");
+    actions.setAttribute("aria-label", t("people.actions", { name: p.name }));
     /** @param {string} key @param {() => void} fn */
     const act = (key, fn) => {
-      const b = B(t(key), fn);
+      const b = B(t(key), () => {
+        this.menuFor = null;
+        fn();
+        this.render();
+      });
       b.setAttribute("aria-label", `${t(key)}: ${p.name}`);
       actions.append(b);
     };
@@ -355,13 +399,16 @@ export class RoomLife {
     act(pinned ? "room.unpin" : "room.pin", () => {
       this.pinned = pinned ? null : p.id;
       this.ctx.grid()?.setFocus({ pinned: this.pinned });
-      this.render();
     });
     const me = this.me();
     const reachable = p.role !== "host" && (p.role !== "cohost" || me?.role === "host");
     if (mod) {
       const lit = this.controls.spotlight === p.id;
       act(lit ? "host.unspotlight" : "host.spotlight", () => this.ctx.send({ type: "spotlight", id: lit ? null : p.id }));
+      if (p.hand) {
+        if (!this.controls.self_unmute) act("host.allowUnmute", () => this.ctx.send({ type: "allow_unmute", id: p.id }));
+        act("host.lowerHand", () => this.ctx.send({ type: "lower_hand", id: p.id }));
+      }
     }
     if (mod && p.id !== selfId && reachable) {
       if (p.audio) act("host.mute", () => this.ctx.send({ type: "mute", id: p.id }));

@@ -23,6 +23,10 @@ export class LocalMedia {
     this.music = false;
     /** @type {AudioContext | null} */
     this.ctx = null;
+    /** The track the meter listens to, and which track it is a clone of. @type {MediaStreamTrack | null} */
+    this.meterTrack = null;
+    /** @type {MediaStreamTrack | null} */
+    this.meterFor = null;
   }
 
   /** Opens what is switched on. Returns an error message key or null. */
@@ -93,20 +97,37 @@ export class LocalMedia {
     };
   }
 
-  /** Our own microphone level, 0..1, for the speaking indicator. */
+  /** Our own microphone level, 0..1, for the speaking indicator (0 when muted). */
   level() {
-    if (!this.audio || !this.micOn) return 0;
-    if (!this.analyser) {
+    return this.micOn ? this.meterLevel() : 0;
+  }
+
+  /**
+   * The microphone's level, 0..1, muted or not: the pre-join meter and the
+   * "you are muted" hint. It listens to a clone of the track, which stays
+   * enabled while the sent track is muted (a disabled track is silence).
+   */
+  meterLevel() {
+    if (!this.audio) return 0;
+    if (!this.analyser || this.meterFor !== this.audio) {
       try {
+        this.meterTrack?.stop();
+        this.ctx?.close().catch(() => {});
+        this.meterFor = this.audio;
+        this.meterTrack = this.audio.clone();
+        this.meterTrack.enabled = true;
         this.ctx = new AudioContext();
-        const src = this.ctx.createMediaStreamSource(new MediaStream([this.audio]));
+        const src = this.ctx.createMediaStreamSource(new MediaStream([this.meterTrack]));
         this.analyser = this.ctx.createAnalyser();
-        this.analyser.fftSize = 512;
+        // About a third of a second at 48 kHz: longer than the 300 ms
+        // between polls, so no syllable (or beep) falls between two looks.
+        this.analyser.fftSize = 16384;
         src.connect(this.analyser);
       } catch {
         return 0;
       }
     }
+    if (!this.analyser) return 0;
     const buf = new Uint8Array(this.analyser.fftSize);
     this.analyser.getByteTimeDomainData(buf);
     let peak = 0;
@@ -115,6 +136,8 @@ export class LocalMedia {
   }
 
   close() {
+    this.meterTrack?.stop();
+    this.meterTrack = null;
     this.audio?.stop();
     this.video?.stop();
     this.audio = null;

@@ -6,6 +6,7 @@
  * person's tracks, so a track can arrive before or after its person.
  */
 import { t } from "./i18n.js";
+import { icon } from "./icons.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
@@ -80,7 +81,12 @@ export class Grid {
     muted.innerHTML =
       '<svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round">' +
       '<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3M4 4l16 16"/></svg>';
-    caption.append(name, muted);
+    // A raised hand shows on the tile too, not only in the people list.
+    const hand = document.createElement("span");
+    hand.className = "hand-mark";
+    hand.setAttribute("role", "img");
+    hand.innerHTML = icon("hand", 18);
+    caption.append(hand, name, muted);
     el.append(video, initials, waiting, caption);
     this.root.append(el);
     this.tiles.set(info.id, { el, video, audio: null, info, self, hasFrame: self });
@@ -115,6 +121,10 @@ export class Grid {
     }
     const mark = /** @type {HTMLElement} */ (tile.el.querySelector(".muted-mark"));
     mark.hidden = info.audio;
+    const hand = /** @type {HTMLElement} */ (tile.el.querySelector(".hand-mark"));
+    hand.hidden = !info.hand;
+    hand.setAttribute("aria-label", t("room.handUp"));
+    tile.el.classList.toggle("hand-up", !!info.hand);
     mark.setAttribute("aria-label", t("room.muted"));
     tile.video.setAttribute("aria-label", t("room.videoFrom", { name: info.name }));
     tile.el.classList.toggle("video-off", !info.video);

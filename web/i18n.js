@@ -4,12 +4,15 @@
  * The language comes from a saved choice, else the browser's language.
  * Markup declares what to translate: data-i18n (text), data-i18n-label
  * (aria-label), data-i18n-placeholder; code calls t(key, params).
+ *
+ * A page loads only its own language's table (top-level await below); the
+ * other one comes when someone switches. Plurals go through
+ * Intl.PluralRules: t("x", {count}) uses "x.one", "x.other" (or any other
+ * category of the language) when the table has them. Dates and times are
+ * formatted with the page's language (`currentLang()`), not the browser's.
  */
-import en from "./i18n/en.js";
-import fr from "./i18n/fr.js";
-
-/** @type {Record<string, Record<string, string>>} */
-export const tables = { en, fr };
+/** @type {Record<string, Record<string, string>>} the tables loaded so far */
+export const tables = {};
 const STORAGE_KEY = "salon.lang";
 
 /** @returns {"en" | "fr"} */
@@ -19,7 +22,14 @@ function initialLang() {
   return (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
 }
 
+/** @param {string} l */
+async function load(l) {
+  tables[l] ??= (await import(`./i18n/${l}.js`)).default;
+  return tables[l];
+}
+
 let lang = initialLang();
+await load(lang);
 /** @type {Array<() => void>} */
 const listeners = [];
 
@@ -32,7 +42,12 @@ export function currentLang() {
  * @param {Record<string, string | number>} [params]
  */
 export function t(key, params = {}) {
-  const s = tables[lang][key] ?? tables.en[key] ?? key;
+  const table = tables[lang] ?? {};
+  let s = table[key];
+  if (s === undefined && typeof params.count === "number") {
+    s = table[`${key}.${new Intl.PluralRules(lang).select(params.count)}`] ?? table[`${key}.other`];
+  }
+  s ??= key;
   return s.replace(/\{(\w+)\}/g, (_, k) => String(params[k] ?? ""));
 }
 
@@ -47,7 +62,8 @@ export function translate(root = document) {
 }
 
 /** @param {"en" | "fr"} next */
-export function setLang(next) {
+export async function setLang(next) {
+  await load(next);
   lang = next;
   localStorage.setItem(STORAGE_KEY, next);
   translate();

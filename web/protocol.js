@@ -60,7 +60,7 @@ const MEDIA_GRACE_MS = 2000;
 const FATAL = ["banned", "room_not_found", "room_locked", "room_full", "denied", "blocked", "removed", "ended", "not_open", "unsupported_version"];
 
 /**
- * @typedef {{id: string, name: string, audio: boolean, video: boolean, avatar?: string, username?: string}} Participant
+ * @typedef {{id: string, name: string, audio: boolean, video: boolean, avatar?: string, username?: string, role?: string, hand?: boolean, reconnecting?: boolean, screen?: boolean}} Participant
  * @typedef {{id: string, name: string, max_participants: number}} RoomInfo
  */
 

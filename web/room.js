@@ -4,7 +4,9 @@
  * controls, participant list) -> ended (left or connection lost).
  * Transport is protocol.js; tiles are grid.js; devices are devices.js.
  */
-import { t, translate, bindSwitcher, onLangChange } from "./i18n.js";
+import { t, translate, bindSwitcher, onLangChange, currentLang } from "./i18n.js";
+import { Bar } from "./bar.js";
+import { setIconButton } from "./icons.js";
 import { SalonClient } from "./protocol.js";
 import { Grid, SCREEN_SUFFIX } from "./grid.js";
 import { LocalMedia } from "./devices.js";
@@ -52,6 +54,12 @@ let mayUnmute = false;
 let screen = null;
 /** Remote screens' streams by tile id: the tracks come at join, the tile when sharing starts. */
 const screenStreams = new Map();
+/** Phones and some browsers cannot share a screen: no button there. */
+const canShare = typeof navigator.mediaDevices?.getDisplayMedia === "function";
+/** When the "you are muted" hint goes away again (ms). */
+let mutedHintUntil = 0;
+/** The room as GET /api/rooms/{id} described it. @type {any} */
+let roomInfo = null;
 
 const life = new RoomLife({
   send: (msg) => client?.command(msg),
@@ -59,6 +67,7 @@ const life = new RoomLife({
   selfId: () => selfId,
   grid: () => grid,
   toast,
+  relabel: () => renderBar(),
   forceMute: () => {
     mayUnmute = false;
     local.setMic(false);
@@ -66,7 +75,15 @@ const life = new RoomLife({
   },
   ended: (titleKey, detail) => {
     client?.leave();
-    end(titleKey, detail);
+    end(titleKey, detail, true);
+  },
+});
+
+// The control bar, "More", side panels and shortcuts (bar.js).
+const bar = new Bar({
+  onPanel: (name) => {
+    life.panelChanged(name);
+    renderBar();
   },
 });
 
@@ -81,6 +98,12 @@ renderLabels();
 loadRoomName();
 /** The camera/microphone start in progress: Join waits for it. */
 let previewing = startPreview();
+// The pre-join microphone meter, while the pre-join screen shows.
+const meterTimer = window.setInterval(() => {
+  if ($("prejoin").hidden) return window.clearInterval(meterTimer);
+  $("mic-meter").value = local.micOn ? Math.min(1, local.meterLevel() * 1.5) : 0;
+}, 100);
+$("speaker-test").addEventListener("click", testSpeakers);
 
 $("pre-mic").addEventListener("click", () => {
   local.setMic(!local.micOn);
@@ -115,12 +138,6 @@ $("leave-btn").addEventListener("click", () => {
   client?.leave();
 });
 $("copy-btn").addEventListener("click", copyLink);
-$("people-btn").addEventListener("click", () => {
-  const open = $("people").hidden;
-  $("people").hidden = !open;
-  $("people-btn").setAttribute("aria-expanded", String(open));
-  renderLabels();
-});
 $("rejoin-btn").addEventListener("click", () => location.reload());
 // Closing the tab is leaving, not a dropped connection: nobody waits for us.
 window.addEventListener("pagehide", () => client?.leave());
@@ -128,33 +145,10 @@ $("view-btn").addEventListener("click", () => {
   grid?.setSpeakerView(!grid.speakerView);
   renderLabels();
 });
-// Secondary controls live in a "More" menu, so the bar stays one row.
-$("more-btn").addEventListener("click", () => toggleMore());
-$("more-menu").addEventListener("click", (/** @type {Event} */ e) => {
-  if (/** @type {HTMLElement} */ (e.target).closest("button")) toggleMore(false);
-});
-document.addEventListener("keydown", (e) => {
-  if (e.key === "Escape" && !$("more-menu").hidden) {
-    toggleMore(false);
-    $("more-btn").focus();
-  }
-});
-/** @param {boolean} [open] */
-function toggleMore(open = $("more-menu").hidden) {
-  $("more-menu").hidden = !open;
-  $("more-btn").setAttribute("aria-expanded", String(open));
-  if (open) $("more-menu").querySelector("button")?.focus();
-}
 $("share-btn").addEventListener("click", () => (screen ? stopShare() : startShare()));
 $("pre-music").addEventListener("change", () => setMusic($("pre-music").checked));
 $("music-btn").addEventListener("click", () => setMusic(!local.music));
 $("waiting-leave").addEventListener("click", () => location.reload());
-$("effects-btn").addEventListener("click", () => {
-  const open = $("effects-room").hidden;
-  $("effects-room").hidden = !open;
-  $("effects-btn").setAttribute("aria-expanded", String(open));
-  if (open) $("effects-room").querySelector("select")?.focus();
-});
 $("page-prev").addEventListener("click", () => grid?.turnPage(-1));
 $("page-next").addEventListener("click", () => grid?.turnPage(1));
 
@@ -187,6 +181,13 @@ async function loadRoomName() {
   const room = res && res.ok ? await res.json() : null;
   // The link to share, from the server: the public URL behind a proxy.
   if (room?.url) shareLink = room.url;
+  roomInfo = room;
+  // Signed in: the account's display name, unless this browser chose another.
+  if (room?.your_name && !localStorage.getItem(NAME_KEY)) $("name").value = room.your_name;
+  if (room?.host) {
+    $("host-note").hidden = false;
+    $("host-note").textContent = t("prejoin.youHost");
+  }
   if (room?.name) {
     $("room-title").textContent = room.name;
     document.title = `${room.name} · Salon`;
@@ -207,7 +208,7 @@ function countdown() {
   window.clearTimeout(countdownTimer);
   const note = $("schedule-note");
   const start = new Date(note.dataset.start);
-  const when = start.toLocaleString([], { weekday: "long", hour: "2-digit", minute: "2-digit" });
+  const when = start.toLocaleString(currentLang(), { weekday: "long", hour: "2-digit", minute: "2-digit" });
   note.hidden = false;
   const left = opensAt - Date.now();
   if (left > 0) {
@@ -220,6 +221,44 @@ function countdown() {
     note.textContent = t("schedule.open", { title: note.dataset.title, when });
     opensAt = 0;
     if (!client) $("join-btn").disabled = false;
+  }
+}
+
+/** The waiting room says which session this is: title, host, time. */
+function waitingInfo() {
+  const el = $("waiting-info");
+  const title = roomInfo?.schedule?.title || roomInfo?.name || "";
+  const parts = [];
+  if (title) parts.push(title);
+  if (roomInfo?.host_name) parts.push(t("waiting.host", { name: roomInfo.host_name }));
+  if (roomInfo?.schedule) {
+    const start = new Date(roomInfo.schedule.starts_at * 1000);
+    parts.push(start.toLocaleString(currentLang(), { weekday: "long", day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }));
+  }
+  el.textContent = parts.join(" · ");
+  el.hidden = !parts.length;
+}
+
+/** A short two-note chime through the speakers, to check they work. */
+function testSpeakers() {
+  try {
+    const ctx = new AudioContext();
+    for (const [i, f] of [523, 784].entries()) {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      const at = ctx.currentTime + i * 0.25;
+      gain.gain.setValueAtTime(0.0001, at);
+      gain.gain.exponentialRampToValueAtTime(0.25, at + 0.03);
+      gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.5);
+      osc.frequency.value = f;
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(at);
+      osc.stop(at + 0.55);
+    }
+    window.setTimeout(() => ctx.close(), 1200);
+    toast(t("prejoin.speakerPlaying"));
+  } catch {
+    toast(t("prejoin.speakerFailed"));
   }
 }
 
@@ -248,14 +287,11 @@ async function fillDeviceLists() {
 
 /** Button texts that depend on state, in the current language. */
 function renderLabels() {
-  const micKey = local.micOn ? "room.micOn" : "room.micOff";
-  const camKey = local.camOn ? "room.camOn" : "room.camOff";
-  for (const [id, key, on] of [["pre-mic", micKey, local.micOn], ["mic-btn", micKey, local.micOn], ["pre-cam", camKey, local.camOn], ["cam-btn", camKey, local.camOn]]) {
-    $(id).textContent = t(/** @type {string} */ (key));
-    $(id).classList.toggle("off", !on);
-  }
-  $("people-btn").textContent = t($("people").hidden ? "room.participantsShow" : "room.participantsHide");
-  $("view-btn").textContent = t(grid?.speakerView ? "room.gridView" : "room.speakerView");
+  setIconButton($("pre-mic"), local.micOn ? "mic" : "micOff", t(local.micOn ? "room.micOn" : "room.micOff"));
+  setIconButton($("pre-cam"), local.camOn ? "cam" : "camOff", t(local.camOn ? "room.camOn" : "room.camOff"));
+  $("pre-mic").classList.toggle("off", !local.micOn);
+  setIconButton($("speaker-test"), "volume", t("prejoin.speakerTest"));
+  $("pre-cam").classList.toggle("off", !local.camOn);
   renderPaging();
   $("people-title").textContent = t("room.participants", { count: people.size });
   grid?.relabel();
@@ -326,8 +362,28 @@ function enterRoom(joined) {
   client?.sendState(me.audio, me.video);
   life.start(joined);
   speakingTimer = window.setInterval(pollSpeaking, 300);
+  bar.active = true;
+  $("room-heading").textContent = $("room-title").textContent || t("app.name");
   renderLabels();
   $("mic-btn").focus();
+}
+
+/** The control bar's icons, names and states (bar.js). */
+function renderBar() {
+  const me = people.get(selfId);
+  bar.render({
+    micOn: local.micOn,
+    camOn: local.camOn,
+    sharing: !!screen,
+    canShare,
+    hand: !!me?.hand,
+    unread: life.unread,
+    hands: life.moderates() ? life.hands.length : 0,
+    moderates: life.moderates(),
+    speakerView: !!grid?.speakerView,
+    music: local.music,
+    hideSelf: life.hideSelf,
+  });
 }
 
 /** @param {SalonClient} c */
@@ -341,6 +397,8 @@ function wireClient(c) {
   });
   c.addEventListener("participant-updated", (e) => {
     const p = /** @type {CustomEvent} */ (e).detail.participant;
+    const before = people.get(p.id);
+    if (p.hand && before && !before.hand && p.id !== selfId) toast(t("room.handRaisedToast", { name: p.name }));
     people.set(p.id, p);
     grid?.update(p);
     showScreen(p);
@@ -358,6 +416,7 @@ function wireClient(c) {
   });
   c.addEventListener("waiting", () => {
     $("prejoin-title").textContent = t("waiting.title");
+    waitingInfo();
     $("waiting-note").hidden = false;
     $("waiting-note").textContent = t("waiting.note");
     $("waiting-leave").hidden = false;
@@ -386,7 +445,7 @@ function wireClient(c) {
     if (reason === "left") return end("room.left", "");
     if (reason === "connection_lost") return end("room.connectionLost", "");
     // Refused on the way back (removed, ended, locked…): say why.
-    end("room.connectionLost", errorText(reason, ""));
+    end("room.connectionLost", errorText(reason, ""), ["ended", "removed", "banned"].includes(reason));
   });
   // Staying connected (protocol.js): the page shows it and carries on.
   c.addEventListener("reconnecting", () => connStatus(true));
@@ -488,11 +547,37 @@ async function pollSpeaking() {
     }
   });
   grid?.pollSpeaking(selfId, local.level(), totals);
+  mutedHint();
 }
 
-/** @param {string} titleKey @param {string} detail */
-function end(titleKey, detail) {
+/** "You are muted": shown while our muted microphone hears us speak. */
+function mutedHint() {
+  const hint = $("muted-hint");
+  const speaking = !local.micOn && local.meterLevel() > 0.08;
+  const now = Date.now();
+  if (speaking) {
+    if (hint.hidden) hint.textContent = t("room.mutedHint");
+    hint.hidden = false;
+    mutedHintUntil = now + 3000;
+  } else if (!hint.hidden && now > mutedHintUntil) {
+    hint.hidden = true;
+  }
+}
+
+/**
+ * The end card. Rejoin is offered only when coming back makes sense: not
+ * after the host ended the session or removed us.
+ * @param {string} titleKey @param {string} detail @param {boolean} [final] no way back
+ */
+function end(titleKey, detail, final = false) {
   window.clearInterval(speakingTimer);
+  bar.active = false;
+  bar.open(null);
+  // Stale notices would cover the end card.
+  $("notice").hidden = true;
+  $("muted-hint").hidden = true;
+  $("toast").classList.remove("show");
+  for (const d of document.querySelectorAll("dialog[open]")) /** @type {HTMLDialogElement} */ (d).close();
   effects.close();
   local.close();
   for (const id of [...people.keys()]) grid?.remove(id);
@@ -503,7 +588,9 @@ function end(titleKey, detail) {
   $("ended").hidden = false;
   $("ended-title").textContent = t(titleKey);
   $("ended-detail").textContent = detail;
-  $("rejoin-btn").focus();
+  $("rejoin-btn").hidden = final;
+  $("home-link").classList.toggle("primary", final);
+  (final ? $("home-link") : $("rejoin-btn")).focus();
 }
 
 async function toggleMic() {
@@ -595,10 +682,6 @@ async function copyLink() {
 
 function renderPeople() {
   life.render();
-  $("music-btn").textContent = t(local.music ? "room.musicOn" : "room.musicOff");
-  $("music-btn").setAttribute("aria-pressed", String(local.music));
-  $("share-btn").textContent = t(screen ? "room.shareStop" : "room.share");
-  $("share-btn").setAttribute("aria-pressed", String(!!screen));
 }
 
 /**

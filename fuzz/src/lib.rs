@@ -159,7 +159,7 @@ pub fn schedule(data: &[u8]) {
     };
     let now = 1_800_000_000;
     let Ok(s) = s.validated(now) else { return };
-    let ics = salon::http::schedule::calendar(&s, "https://salon.example/r/abc", "uid@salon", now);
+    let ics = salon::http::schedule::calendar(&s, "https://salon.example/r/abc", "uid@salon", 0, now);
     for line in ics.split_inclusive("\r\n") {
         assert!(line.ends_with("\r\n"), "unterminated line");
         assert!(line.len() <= 77, "line of {} octets", line.len() - 2);

@@ -37,6 +37,7 @@ const MAX_SEG_INTERVAL = 1000;
  * effects). `localStorage["salon.fxPath"] = "canvas"` forces the canvas path
  * (to test, in Chromium, what Firefox and Safari run).
  */
+/** @returns {"insertable" | "canvas" | null} */
 export function supportedPath() {
   const g = /** @type {any} */ (globalThis);
   const forced = localStorage.getItem("salon.fxPath") === "canvas";

@@ -14,6 +14,13 @@
  */
 
 const BASE = "/vendor/selfie_segmentation/";
+/**
+ * The build's version, as this module was asked for (`?v=…`, from the
+ * page's import map; http/assets.rs). The model's files are asked for with
+ * it too, so the browser keeps them (5.7 MB of wasm) for as long as the
+ * build lives, instead of fetching them again on every visit.
+ */
+const VERSION = new URL(import.meta.url).search;
 /** Size of the picture given to the model: the landscape model's own input size. */
 export const SEG_W = 256;
 export const SEG_H = 144;
@@ -27,7 +34,7 @@ function loadScript() {
     const g = /** @type {any} */ (globalThis);
     if (g.SelfieSegmentation) return resolve(g.SelfieSegmentation);
     const s = document.createElement("script");
-    s.src = BASE + "selfie_segmentation.js";
+    s.src = BASE + "selfie_segmentation.js" + VERSION;
     s.onload = () => (g.SelfieSegmentation ? resolve(g.SelfieSegmentation) : reject(new Error("segmentation loader missing")));
     s.onerror = () => reject(new Error("segmentation loader failed to load"));
     document.head.append(s);
@@ -69,7 +76,7 @@ export class Segmenter {
   async init() {
     if (this.model) return;
     const Ctor = await loadScript();
-    const model = new Ctor({ locateFile: (/** @type {string} */ f) => BASE + f });
+    const model = new Ctor({ locateFile: (/** @type {string} */ f) => BASE + f + VERSION });
     // Landscape model: 256x144 input, faster than the square general one.
     model.setOptions({ modelSelection: 1, selfieMode: false, useCpuInference: this.cpu });
     model.onResults((/** @type {any} */ r) => this.take(r.segmentationMask));

@@ -143,6 +143,8 @@ pub enum ClientMsg {
     LowerHand {
         id: String,
     },
+    /// Put every raised hand down at once (hosts and co-hosts).
+    LowerAllHands {},
 
     // Everyone in the room.
     /// A chat line (1 to [`MAX_CHAT_CHARS`] characters).

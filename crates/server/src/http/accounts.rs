@@ -34,6 +34,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/account", page("account.html"))
         .route("/friends", page("friends.html"))
+        .route("/sessions", page("sessions.html"))
         .route("/api/accounts", post(sign_up))
         .route("/api/session", get(session).post(log_in).delete(log_out))
         .route("/api/account", get(me).patch(update_profile).delete(delete_account))

@@ -65,6 +65,11 @@ pub struct RoomView {
     pub opens_at: Option<i64>,
     /// The server's clock (unix seconds), so a countdown ignores a wrong local clock.
     pub now: i64,
+    /// The display name of the room's owner (signed-in creator), if any:
+    /// the waiting room says whose session it is.
+    pub host_name: Option<String>,
+    /// The asking account's display name, to prefill the name on pre-join.
+    pub your_name: Option<String>,
 }
 
 async fn view(
@@ -77,7 +82,18 @@ async fn view(
     let account = super::auth::current_account(state, headers).await?;
     let schedule = state.store.schedule(&room.id).await.map_err(AppError::internal)?;
     let path = format!("/r/{}", room.id);
+    let host_name = match &room.owner_id {
+        Some(owner) => state
+            .store
+            .account(owner)
+            .await
+            .map_err(AppError::internal)?
+            .map(|a| a.display_name),
+        None => None,
+    };
     Ok(RoomView {
+        host_name,
+        your_name: account.as_ref().map(|a| a.display_name.clone()),
         url: base.join(&path),
         path,
         participants: state.rooms.count(&room.id),

@@ -67,6 +67,16 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .merge(accounts::routes())
         .fallback(assets::file)
+        // `304` for a known ETag, inside compression: nothing to compress.
+        .layer(middleware::from_fn(assets::conditional))
+        // gzip and brotli for text, JSON and wasm (never event streams or
+        // images: tower-http's default predicate). Compressed per response, so a
+        // middle level (4) rather than brotli's slowest, meant for files
+        // compressed ahead of time.
+        .layer(
+            tower_http::compression::CompressionLayer::new()
+                .quality(tower_http::compression::CompressionLevel::Precise(4)),
+        )
         // Per route: 16 KiB of JSON (the avatar route sets its own 1 MiB);
         // the outer cap refuses any larger Content-Length before reading.
         .layer(axum::extract::DefaultBodyLimit::max(16 * 1024))
@@ -90,13 +100,10 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             crate::client_addr::layer(trusted.clone(), req, next)
         }))
+        // The import map is allowed by its hash (http/assets.rs).
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-                 img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
-                 worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-            ),
+            HeaderValue::from_str(&assets::csp()).expect("cannot fail: a literal and base64, all ASCII"),
         ))
         // Room links are secrets: never leak them to other sites in Referer.
         .layer(SetResponseHeaderLayer::overriding(

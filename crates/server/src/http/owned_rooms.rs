@@ -27,6 +27,8 @@ pub struct MyRoom {
     /// People in it now.
     pub participants: usize,
     pub created_at: i64,
+    /// Its scheduled session, if any (My sessions).
+    pub schedule: Option<store::Schedule>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -44,6 +46,7 @@ pub fn my_room(state: &AppState, r: OwnedRoom) -> MyRoom {
         name: r.name,
         visibility: r.visibility,
         created_at: r.created_at,
+        schedule: None,
     }
 }
 
@@ -53,7 +56,15 @@ pub fn my_room(state: &AppState, r: OwnedRoom) -> MyRoom {
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Vec<MyRoom>>, AppError> {
     let me = auth::require_account(&state, &headers).await?;
     let rooms = state.store.rooms_of(&me.id).await.map_err(AppError::internal)?;
-    Ok(Json(rooms.into_iter().map(|r| my_room(&state, r)).collect()))
+    let mut out = Vec::with_capacity(rooms.len());
+    for r in rooms {
+        let schedule = state.store.schedule(&r.id).await.map_err(AppError::internal)?;
+        out.push(MyRoom {
+            schedule,
+            ..my_room(&state, r)
+        });
+    }
+    Ok(Json(out))
 }
 
 async fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<OwnedRoom, AppError> {

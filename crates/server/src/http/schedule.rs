@@ -45,7 +45,11 @@ pub async fn ics(
     // --public-url, else the host the request was addressed to (site.rs).
     let link = base.join(&format!("/r/{}", room.id));
     let uid = format!("{}@salon", &hash_token(&room.id)[..24]);
-    let body = calendar(&schedule, &link, &uid, crate::store::unix_now());
+    let sequence = match state.store.schedule_sequence(&room.id).await {
+        Ok(n) => n,
+        Err(e) => return AppError::internal(e).into_response(),
+    };
+    let body = calendar(&schedule, &link, &uid, sequence, crate::store::unix_now());
     (
         [
             (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
@@ -56,8 +60,9 @@ pub async fn ics(
         .into_response()
 }
 
-/// One VEVENT for `s`, with `link` as its URL and location.
-pub fn calendar(s: &Schedule, link: &str, uid: &str, now: i64) -> String {
+/// One VEVENT for `s`, with `link` as its URL and location. `sequence`
+/// counts the changes: with the same UID, a calendar replaces its copy.
+pub fn calendar(s: &Schedule, link: &str, uid: &str, sequence: i64, now: i64) -> String {
     let mut description = s.description.clone();
     if !description.is_empty() {
         description.push_str("\n\n");
@@ -72,6 +77,7 @@ pub fn calendar(s: &Schedule, link: &str, uid: &str, now: i64) -> String {
         "BEGIN:VEVENT".to_string(),
         format!("UID:{uid}"),
         format!("DTSTAMP:{}", utc(now)),
+        format!("SEQUENCE:{sequence}"),
         format!("DTSTART:{}", utc(s.starts_at)),
         format!("DTEND:{}", utc(s.starts_at + s.duration_min * 60)),
         format!("SUMMARY:{}", escape(&s.title)),
@@ -159,7 +165,8 @@ mod tests {
             duration_min: 45,
             opens_before_min: 10,
         };
-        let ics = calendar(&s, "https://salon.example/r/AAAAAAAAAAAAAAAAAAAAAA", "x@salon", 0);
+        let ics = calendar(&s, "https://salon.example/r/AAAAAAAAAAAAAAAAAAAAAA", "x@salon", 2, 0);
+        assert!(ics.contains("\r\nSEQUENCE:2\r\n"), "{ics}");
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"));
         assert!(ics.ends_with("END:VCALENDAR\r\n"));
         assert!(ics.contains("SUMMARY:Sophrologie\\; détente\\, respiration\r\n"));

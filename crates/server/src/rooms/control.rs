@@ -328,6 +328,16 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             r.member(id).ok_or_else(unknown)?;
             lower_hand(r, id);
         }
+        ClientMsg::LowerAllHands {} => {
+            need_moderator(role, "lower everyone's hand")?;
+            for id in std::mem::take(&mut r.hands) {
+                if let Some(pos) = r.members.iter().position(|m| m.info.id == id) {
+                    r.members[pos].info.hand = false;
+                    updated(r, pos);
+                }
+            }
+            send_hands(r);
+        }
         ClientMsg::Hand { raised } => {
             if *raised {
                 let pos = r.members.iter().position(|m| m.info.id == actor).ok_or_else(unknown)?;

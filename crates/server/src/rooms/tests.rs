@@ -131,6 +131,7 @@ fn guests_cannot_use_host_commands() {
             self_unmute: false,
         },
         ClientMsg::LowerHand { id: "o".into() },
+        ClientMsg::LowerAllHands {},
     ];
     for cmd in &cmds {
         let r = rooms.command("r", "g", cmd);
@@ -262,6 +263,27 @@ fn mute_all_and_the_unmute_policy() {
     let (r, _) = enter(&rooms, s, "late", false);
     let Ok(Entry::In(e)) = r else { panic!() };
     assert!(e.audio_muted, "muted on entry");
+}
+
+#[test]
+fn lower_all_hands() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let mut host = inside(&rooms, s, "h", true);
+    let _a = inside(&rooms, s, "a", false);
+    let _b = inside(&rooms, s, "b", false);
+    for id in ["a", "b"] {
+        rooms.command("r", id, &ClientMsg::Hand { raised: true }).unwrap();
+    }
+    host.drain();
+    rooms.command("r", "h", &ClientMsg::LowerAllHands {}).unwrap();
+    let got = host.drain();
+    assert!(got.contains(&ServerMsg::Hands { ids: vec![] }), "{got:?}");
+    let lowered = got
+        .iter()
+        .filter(|m| matches!(m, ServerMsg::ParticipantUpdated { participant } if !participant.hand))
+        .count();
+    assert_eq!(lowered, 2, "both hands shown down: {got:?}");
 }
 
 #[test]

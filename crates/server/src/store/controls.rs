@@ -134,10 +134,14 @@ pub(super) async fn insert_schedule(
     room: &str,
     s: &Schedule,
 ) -> Result<(), sqlx::Error> {
+    // A change keeps the row and counts one more SEQUENCE for the `.ics`.
     sqlx::query(
-        "INSERT OR REPLACE INTO schedules \
+        "INSERT INTO schedules \
          (room_id, title, description, starts_at, duration_min, opens_before_min) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT(room_id) DO UPDATE SET title = excluded.title, description = excluded.description, \
+         starts_at = excluded.starts_at, duration_min = excluded.duration_min, \
+         opens_before_min = excluded.opens_before_min, sequence = schedules.sequence + 1",
     )
     .bind(room)
     .bind(&s.title)
@@ -348,6 +352,15 @@ impl Store {
                 opens_before_min,
             },
         ))
+    }
+
+    /// How many times the room's schedule changed since it was set (the `.ics` SEQUENCE).
+    pub async fn schedule_sequence(&self, room: &str) -> Result<i64, sqlx::Error> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT sequence FROM schedules WHERE room_id = ?")
+            .bind(room)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map_or(0, |r| r.0))
     }
 
     pub async fn add_report(&self, room: &str, room_name: &str, r: &Report) -> Result<(), sqlx::Error> {

@@ -55,6 +55,7 @@ async fn a_guest_sending_host_commands_is_refused_and_nothing_changes() {
             self_unmute: false,
         },
         ClientMsg::LowerHand { id: other.id.clone() },
+        ClientMsg::LowerAllHands {},
     ];
     let n = cmds.len();
     let is_controls = |m: &ServerMsg| matches!(m, ServerMsg::Controls { .. });
