@@ -593,6 +593,18 @@ fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError
         send_lobby(r);
         return Ok(Entry::Waiting);
     }
+    // A browser that joins afresh while its earlier participant waits to
+    // resume (after a server restart, or a reconnect that lost its token)
+    // is back: that place is stale, and the others must not keep a ghost
+    // tile for the grace period. Its grace timer still ends its media.
+    while let Some(pos) = r
+        .members
+        .iter()
+        .position(|m| m.info.reconnecting && m.device == who.device)
+    {
+        let gone = r.members.remove(pos);
+        forget_member(r, &gone);
+    }
     // Hosts and co-hosts have a few places of their own beyond the cap.
     let cap = if moderates { max + MODERATOR_RESERVE } else { max };
     if r.members.len() >= cap {
