@@ -87,7 +87,7 @@ test("after kill -9 and a restart, pages come back by themselves", async () => {
   await restartAndCheck("SIGKILL", "kill -9");
 });
 
-// Not yet a gate (RELIABILITY.md): this failed 2 of 9 runs, only when run
+// Not yet a gate (RELIABILITY.md): this failed 3 of 10 runs, only when run
 // after other test files, with every page showing 4 tiles: a ghost of one
 // browser's earlier participant, waiting to resume, beside its fresh join.
 // `admit` now drops such a stale place; that passed the one run made since.
