@@ -425,6 +425,7 @@ function wireClient(c) {
   c.addEventListener("room-event", (e) => {
     const msg = /** @type {CustomEvent} */ (e).detail.msg;
     if (msg.type === "may_unmute") mayUnmute = true;
+    if (msg.type === "publish_capped") toast(t("room.publishCapped", { kbps: msg.max_kbps }));
     life.handle(msg);
   });
   c.addEventListener("speakers", (e) => {

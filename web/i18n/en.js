@@ -116,6 +116,7 @@ export default {
   "room.showSelf": "Show my tile",
   "room.pin": "Pin",
   "room.unpin": "Unpin",
+  "room.publishCapped": "You are sending more than this server allows ({kbps} kb/s): part of your video is not reaching the others.",
   "room.mutedOnEntry": "You joined muted. Unmute when you want to speak.",
   "room.cannotUnmute": "The host has turned off unmuting. Raise your hand to ask.",
   "room.musicOn": "Original sound: on",

@@ -116,6 +116,7 @@ export default {
   "room.showSelf": "Afficher ma vignette",
   "room.pin": "Épingler",
   "room.unpin": "Désépingler",
+  "room.publishCapped": "Vous envoyez plus que ce serveur ne l’accepte ({kbps} kb/s) : une partie de votre vidéo n’arrive pas aux autres.",
   "room.mutedOnEntry": "Votre micro est coupé à l’arrivée. Réactivez-le quand vous voulez parler.",
   "room.cannotUnmute": "L’hôte a désactivé la réactivation des micros. Levez la main pour demander.",
   "room.musicOn": "Son original : activé",

@@ -293,6 +293,12 @@ pub enum ServerMsg {
         mid: String,
         active: Vec<String>,
     },
+    /// To a publisher: it sent more than the server's cap (`max_kbps`, all
+    /// its tracks together) and the excess was dropped. Repeated at most
+    /// every 5 s while it lasts.
+    PublishCapped {
+        max_kbps: u64,
+    },
     Pong {},
     Error {
         code: ErrorCode,

@@ -76,6 +76,11 @@ pub struct Config {
     #[arg(long, env = "SALON_BWE")]
     pub bwe: bool,
 
+    /// Most one participant may send, all tracks together, in kb/s; the SFU
+    /// drops the excess and tells that participant. 0: no cap.
+    #[arg(long, env = "SALON_MAX_PUBLISH_KBPS", default_value_t = 6000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub max_publish_kbps: u64,
+
     /// Milliseconds a subscriber's packets may wait so that one pass sends
     /// frames from several publishers (cuts CPU by about a quarter in a
     /// 50-person room; see BENCHMARKS.md). 0 sends at once.
@@ -243,6 +248,7 @@ impl Config {
             max_participants: 50,
             bwe: false,
             poll_coalesce_ms: 2,
+            max_publish_kbps: 6000,
             tls_cert: None,
             tls_key: None,
             tls_self_signed: false,

@@ -139,6 +139,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         tcp_port: config.media_tcp_port.unwrap_or(config.media_port),
         bwe: config.bwe,
         coalesce_ms: config.poll_coalesce_ms,
+        max_publish_kbps: config.max_publish_kbps,
     };
     let media = media::spawn(&opts)
         .await

@@ -190,6 +190,8 @@ pub struct MediaOptions {
     pub tcp_port: u16,
     pub bwe: bool,
     pub coalesce_ms: u64,
+    /// Per-publisher cap in kb/s; 0: none.
+    pub max_publish_kbps: u64,
 }
 
 /// Starts the media loops.
@@ -278,6 +280,7 @@ async fn spawn_loop(opts: &MediaOptions, port: u16, wiring: LoopWiring) -> anyho
     config.tcp_candidates = wiring.tcp_candidates.clone();
     config.bwe_initial = bwe.then_some(2_500_000);
     config.poll_coalesce = Duration::from_millis(coalesce_ms);
+    config.max_publish_bitrate = (opts.max_publish_kbps > 0).then(|| opts.max_publish_kbps.saturating_mul(1000));
     let lp = MediaLoop::new(socket, state, config, wiring.index, wiring.routes);
     tokio::spawn(lp.supervise(rx, wiring.tcp_rx));
     Ok(LoopHandle {

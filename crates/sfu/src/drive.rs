@@ -14,6 +14,7 @@ use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, Vp8Descriptor};
 use str0m::{Event, IceConnectionState};
 
+use crate::cap::Admit;
 use crate::layer::{Decision, Layer};
 use crate::rewrite::parse_vp8;
 use crate::track::{TrackIn, TrackOut};
@@ -187,6 +188,18 @@ impl Sfu {
             return;
         };
         let room = publisher.room;
+        if let Some(cap) = &mut publisher.cap {
+            if let Admit::Drop { notify } = cap.admit(now, pkt.payload.len()) {
+                self.counters.packets_over_cap += 1;
+                if notify {
+                    let max_kbps = cap.kbps();
+                    tracing::info!(peer = ?origin, max_kbps, dropped = cap.dropped, "publisher over the bitrate cap");
+                    self.outputs
+                        .push_back(Output::Event(origin, PeerEvent::PublishCapped { max_kbps }));
+                }
+                return;
+            }
+        }
         let pt_in = pkt.header.payload_type;
         let Some(params) = publisher.rtc.codec_config().find(|p| p.pt() == pt_in).copied() else {
             return;

@@ -27,6 +27,7 @@
 //! SFU and each subscriber, independently.
 
 mod balance;
+mod cap;
 mod drive;
 mod ice;
 pub mod layer;
@@ -132,7 +133,17 @@ pub struct SfuConfig {
     /// How long subscribers written to may wait before they are polled, so
     /// one poll sends frames from several publishers. Zero: poll at once.
     pub poll_coalesce: Duration,
+    /// Most a publisher may send, all its tracks together, in bits/s; what
+    /// exceeds it is dropped and the publisher told ([`PeerEvent::PublishCapped`]).
+    /// `None`: no cap. See `cap.rs` for the default's reasoning.
+    pub max_publish_bitrate: Option<u64>,
 }
+
+/// The default publisher cap: twice what Salon's own client sends at most
+/// (simulcast camera 2.15 Mb/s, screen 2.5 Mb/s, original sound 128 kb/s)
+/// would be 9.6 Mb/s; 6 Mb/s keeps every honest mix with room for bursts
+/// (the bucket holds 2 s) while a runaway client costs the room little.
+pub const DEFAULT_MAX_PUBLISH_BITRATE: u64 = 6_000_000;
 
 impl SfuConfig {
     pub fn new(candidates: Vec<SocketAddr>) -> Self {
@@ -143,6 +154,7 @@ impl SfuConfig {
             bwe_initial: None,
             tick: Duration::from_millis(500),
             poll_coalesce: Duration::ZERO,
+            max_publish_bitrate: Some(DEFAULT_MAX_PUBLISH_BITRATE),
         }
     }
 }
@@ -195,6 +207,10 @@ pub enum PeerEvent {
     /// To a publisher: send only these simulcast layers of the video on `mid`
     /// (nobody watches the others). Empty: pause the video's encoding.
     Layers { mid: String, active: Vec<String> },
+    /// To a publisher: it sent more than the cap (`max_kbps`, all tracks
+    /// together) and the excess was dropped. Sent at the first drop, then at
+    /// most every 5 s while it lasts.
+    PublishCapped { max_kbps: u64 },
 }
 
 /// Something for the I/O shell to carry out.
@@ -221,6 +237,8 @@ pub struct Counters {
     pub packets_forwarded: u64,
     pub datagrams_unrouted: u64,
     pub keyframe_requests: u64,
+    /// Received packets dropped because their publisher exceeded the cap.
+    pub packets_over_cap: u64,
 }
 
 /// Peers of one room, and what the core derived about them.
@@ -326,6 +344,7 @@ impl Sfu {
             .map_err(|e| SfuError::BadSdp(e.to_string()))?;
 
         let mut peer = Peer::new(id, room, label.to_string(), rtc);
+        peer.cap = self.config.max_publish_bitrate.map(cap::PublishCap::new);
         let r = self.rooms.entry(room).or_default();
         for other in r.members.iter().filter_map(|o| self.peers.get(o)) {
             for t in &other.tracks_in {

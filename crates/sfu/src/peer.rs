@@ -47,6 +47,8 @@ pub(crate) struct Peer {
     /// Audio from this peer is not forwarded (muted by a host, or not yet
     /// allowed to speak): the server enforces a mute, not the browser.
     pub audio_muted: bool,
+    /// The publisher's bitrate cap, if the core has one.
+    pub cap: Option<crate::cap::PublishCap>,
 }
 
 impl Peer {
@@ -68,6 +70,7 @@ impl Peer {
             raised_at: None,
             addrs: Vec::new(),
             audio_muted: false,
+            cap: None,
         }
     }
 

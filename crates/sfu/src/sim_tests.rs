@@ -22,6 +22,8 @@ struct Net {
     layer_events: Vec<(PeerId, Vec<String>)>,
     /// When set, offers are kept here instead of being answered.
     held: Option<Vec<(PeerId, String)>>,
+    /// `PublishCapped` notices, in order.
+    capped: Vec<(PeerId, u64)>,
 }
 
 impl Net {
@@ -48,6 +50,7 @@ impl Net {
             speakers: HashMap::new(),
             layer_events: Vec::new(),
             held: None,
+            capped: Vec::new(),
         }
     }
 
@@ -151,6 +154,7 @@ impl Net {
                         }
                         self.layer_events.push((id, active));
                     }
+                    Output::Event(id, PeerEvent::PublishCapped { max_kbps }) => self.capped.push((id, max_kbps)),
                     Output::Event(..) => {}
                 }
             }
@@ -567,4 +571,42 @@ fn a_shared_screen_is_its_own_tile_forwarded_only_when_watched() {
         .unwrap();
     net.run(Duration::from_secs(2));
     assert!(screen_frames(&net) > 20, "a watched screen flows");
+}
+
+#[test]
+fn a_publisher_over_the_cap_is_cut_to_it_and_told_while_others_pass_whole() {
+    let mut net = Net::new();
+    net.sfu = Sfu::new(SfuConfig {
+        max_publish_bitrate: Some(1_000_000),
+        ..SfuConfig::new(vec![SFU_ADDR.parse().unwrap()])
+    });
+    // A modified client: one video stream at 8000 B x 30/s, about 1.9 Mb/s.
+    let flood = net.join(1, true, true);
+    net.peers.last_mut().unwrap().1.video_frame_bytes = 8000;
+    // An honest one at 2500 B x 30/s, about 600 kb/s.
+    let honest = net.join(1, true, true);
+    let viewer = net.join(1, true, false);
+    net.view(viewer, &[(flood, 720), (honest, 720)]);
+    // The 2 s burst allowance is used up within the first seconds.
+    net.run(Duration::from_secs(5));
+    let before = net.sfu.counters().packets_over_cap;
+    let flooded = net.delta(viewer, flood, Duration::from_secs(5));
+    let whole = net.delta(viewer, honest, Duration::from_secs(5));
+    let flood_bps = flooded.video_bytes * 8 / 5;
+    assert!(
+        flood_bps <= 1_000_000,
+        "the flood reaches the viewer at {flood_bps} b/s"
+    );
+    assert!(net.sfu.counters().packets_over_cap > before, "the excess is dropped");
+    assert!(
+        net.capped.iter().all(|(p, kbps)| *p == flood && *kbps == 1000),
+        "only the flooding publisher is told: {:?}",
+        net.capped
+    );
+    // Told at the first drop, then at most every 5 s: 2 or 3 notices in 15 s.
+    assert!((2..=3).contains(&net.capped.len()), "{:?}", net.capped);
+    // The honest publisher loses nothing: 30 frames/s, and audio throughout.
+    assert!(whole.video_frames >= 140, "honest video: {whole:?}");
+    assert!(net.delta(viewer, honest, Duration::from_secs(1)).audio_frames >= 45);
+    assert!(net.delta(viewer, flood, Duration::from_secs(1)).audio_frames > 0);
 }

@@ -630,6 +630,7 @@ impl Session {
             PeerEvent::Connected => tracing::debug!(participant = %j.pid, "media connected"),
             PeerEvent::Speakers(ids) => self.reply(ServerMsg::Speakers { ids }),
             PeerEvent::Layers { mid, active } => self.reply(ServerMsg::Layers { mid, active }),
+            PeerEvent::PublishCapped { max_kbps } => self.reply(ServerMsg::PublishCapped { max_kbps }),
             PeerEvent::Closed(reason) => {
                 // The participant stays: its client republishes (a new
                 // media connection) and is the same person to everyone.

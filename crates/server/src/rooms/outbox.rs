@@ -88,6 +88,7 @@ fn kind(msg: &ServerMsg) -> Kind {
         | ServerMsg::Reaction { .. } => Kind::RoomState,
         ServerMsg::Speakers { .. } => Kind::Latest("speakers".into()),
         ServerMsg::Layers { mid, .. } => Kind::Latest(format!("layers {mid}")),
+        ServerMsg::PublishCapped { .. } => Kind::Latest("publish_capped".into()),
         _ => Kind::Critical,
     }
 }
