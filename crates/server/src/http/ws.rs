@@ -48,8 +48,6 @@ const RATE_BURST: f64 = 60.0;
 /// Chat lines and reactions: 2 per second, bursts of 6.
 const CHAT_PER_SEC: f64 = 2.0;
 const CHAT_BURST: f64 = 6.0;
-/// Reports one session may file (each is a database row).
-const MAX_REPORTS: u32 = 5;
 
 static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
 
@@ -104,7 +102,6 @@ struct Session {
     tokens: f64,
     refilled: Instant,
     chatty: crate::RateLimit,
-    reports: u32,
     last_limit_error: Option<Instant>,
 }
 
@@ -134,7 +131,6 @@ pub async fn run(
         tokens: RATE_BURST,
         refilled: Instant::now(),
         chatty: crate::RateLimit::new(CHAT_PER_SEC, CHAT_BURST),
-        reports: 0,
         last_limit_error: None,
     };
     let started = Instant::now();
@@ -372,10 +368,6 @@ impl Session {
             ClientMsg::Chat { .. } | ClientMsg::React { .. } if !self.chatty.admit() => {
                 return self.error(ErrorCode::RateLimited, "too many messages; slow down");
             }
-            ClientMsg::Report { .. } if self.reports >= MAX_REPORTS => {
-                return self.error(ErrorCode::RateLimited, "you have already sent several reports");
-            }
-            ClientMsg::Report { .. } => self.reports += 1,
             _ => {}
         }
         let Phase::Joined(j) = &self.phase else { return };

@@ -15,6 +15,10 @@ use super::{
 };
 use crate::protocol::{self, ChatLine, ClientMsg, ErrorCode, Role, ServerMsg};
 
+/// Reports one browser or account may file per room while it lives (each is
+/// a database row for the operator to read).
+pub const MAX_REPORTS: u32 = 5;
+
 /// A report for the instance operator, by display names (ids are
 /// meaningless once the room is gone).
 #[derive(Debug, PartialEq, Eq)]
@@ -384,6 +388,16 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
                 Some(id) => Some(r.member(id).ok_or_else(unknown)?.info.name.clone()),
                 None => None,
             };
+            let keys = r.member(actor).map(super::mute_keys).unwrap_or_default();
+            if keys.iter().any(|k| r.reports.get(k).is_some_and(|n| *n >= MAX_REPORTS)) {
+                return Err(Refusal::new(
+                    ErrorCode::RateLimited,
+                    "you have already sent several reports about this room",
+                ));
+            }
+            for k in keys {
+                *r.reports.entry(k).or_default() += 1;
+            }
             let reporter = r.member(actor).map(|m| m.info.name.clone()).unwrap_or_default();
             fx.report = Some(Report {
                 reporter,

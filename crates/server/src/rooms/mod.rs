@@ -215,6 +215,9 @@ struct LiveRoom {
     /// Devices and accounts a host muted: leaving and coming back does not
     /// undo it (until a host lets them unmute, or the room ends).
     muted: HashSet<String>,
+    /// Reports sent, per device and per account (`mute_keys`): reconnecting
+    /// or opening another tab does not give more.
+    reports: HashMap<String, u32>,
 }
 
 impl LiveRoom {
@@ -276,6 +279,7 @@ impl Rooms {
             cohosts: HashSet::new(),
             denied: HashMap::new(),
             muted: HashSet::new(),
+            reports: HashMap::new(),
         });
         let result = admit(r, who, self.max_participants);
         if r.is_empty() {

@@ -427,3 +427,34 @@ fn simultaneous_joins_see_each_other() {
         "controls as they are now"
     );
 }
+
+#[test]
+fn the_report_limit_holds_across_rejoins_and_tabs() {
+    let rooms = Rooms::new(10);
+    let s = Settings::default();
+    let _host = inside(&rooms, s, "h", true);
+    let _g = inside(&rooms, s, "g", false);
+    let report = ClientMsg::Report {
+        id: Some("h".into()),
+        reason: "spam".into(),
+    };
+    for _ in 0..control::MAX_REPORTS {
+        let fx = rooms.command("r", "g", &report).unwrap();
+        assert!(fx.report.is_some());
+    }
+    let refused = rooms.command("r", "g", &report).map(|_| ()).map_err(|e| e.code);
+    assert_eq!(refused, Err(ErrorCode::RateLimited));
+    // Leaving and coming back (a new session, the same browser) gives no more.
+    rooms.leave("r", "g");
+    let _g2 = inside(&rooms, s, "g", false);
+    let refused = rooms.command("r", "g", &report).map(|_| ()).map_err(|e| e.code);
+    assert_eq!(refused, Err(ErrorCode::RateLimited), "after a rejoin");
+    // Another tab of the same browser (another participant id, same device).
+    let (mut tab, _rx) = entrant("g-tab");
+    tab.device = "dev-g".into();
+    assert!(matches!(enter_as(&rooms, s, tab), Ok(Entry::In(_))));
+    let refused = rooms.command("r", "g-tab", &report).map(|_| ()).map_err(|e| e.code);
+    assert_eq!(refused, Err(ErrorCode::RateLimited), "from another tab");
+    // Someone else still may.
+    assert!(rooms.command("r", "h", &report).is_ok());
+}
