@@ -67,7 +67,7 @@ impl Sfu {
                 continue;
             }
             if t.kind == MediaKind::Audio {
-                audio += 1;
+                audio = audio.saturating_add(1);
                 continue;
             }
             let Some(tin) = self
@@ -80,7 +80,7 @@ impl Sfu {
             let count = tin.layers.len().max(1);
             let layers: Vec<(Layer, u64)> = (0..count)
                 .map(|k| {
-                    let measured = tin.rates[k].bps();
+                    let measured = tin.rate(k);
                     let bps = if measured > 0 {
                         measured
                     } else {
@@ -93,7 +93,8 @@ impl Sfu {
                 None => Some(DEFAULT_HEIGHT),
                 Some(v) => v.iter().find(|(l, _)| *l == t.origin_label).map(|(_, h)| *h),
             };
-            let priority = if speakers.contains(&t.origin) { 1_000_000 } else { 0 } + height.unwrap_or(0);
+            let speaking = if speakers.contains(&t.origin) { 1_000_000 } else { 0 };
+            let priority = height.unwrap_or(0).saturating_add(speaking);
             wants.push(Want {
                 desired: height.map(|h| layer::for_height(&tin.layers, h)),
                 layers,
@@ -101,54 +102,52 @@ impl Sfu {
             });
             which.push(i);
         }
-        let reserve = audio * AUDIO_RESERVE_BPS;
+        let reserve = audio.saturating_mul(AUDIO_RESERVE_BPS);
         // What the current choices cost: an estimate clearly below it means congestion.
-        let sending: u64 = reserve
-            + peer
-                .tracks_out
-                .iter()
-                .filter_map(|t| match t.layer.current {
-                    Some(l) if t.kind == MediaKind::Video => Some((t, l)),
-                    _ => None,
-                })
-                .filter_map(|(t, l)| {
-                    let tin = self
-                        .peers
-                        .get(&t.origin)?
-                        .tracks_in
-                        .iter()
-                        .find(|x| x.mid == t.origin_mid)?;
-                    let k = tin.layer_index(&l)?;
-                    let count = tin.layers.len().max(1);
-                    Some(tin.rates[k].bps().max(layer::default_bitrate(k, count) / 2))
-                })
-                .sum::<u64>();
+        let sending: u64 = peer
+            .tracks_out
+            .iter()
+            .filter_map(|t| match t.layer.current {
+                Some(l) if t.kind == MediaKind::Video => Some((t, l)),
+                _ => None,
+            })
+            .filter_map(|(t, l)| {
+                let tin = self
+                    .peers
+                    .get(&t.origin)?
+                    .tracks_in
+                    .iter()
+                    .find(|x| x.mid == t.origin_mid)?;
+                let k = tin.layer_index(&l)?;
+                let count = tin.layers.len().max(1);
+                Some(tin.rate(k).max(layer::default_bitrate(k, count) / 2))
+            })
+            .fold(reserve, u64::saturating_add);
         // Right after a step up the estimate lags behind the new rate: wait before judging.
         let recent = |t: Option<Instant>| t.is_some_and(|t| now.saturating_duration_since(t) <= RAISE_GRACE);
         let settled = !recent(peer.raised_at) && !peer.tracks_out.iter().any(|t| recent(t.layer.switched_at));
-        let congested = settled && peer.estimate.is_some_and(|e| e < sending * 85 / 100);
+        let congested = settled && peer.estimate.is_some_and(|e| e < sending.saturating_mul(85) / 100);
         let budget = match (peer.estimate, congested, peer.congested_until) {
             (Some(e), true, _) => Some((e, true)),
             (Some(e), false, Some(until)) if now < until => Some((e, false)),
             _ => None,
         };
         let targets = layer::allocate(&wants, budget.map(|(e, _)| e.saturating_sub(reserve)));
-        let desired: u64 = reserve
-            + wants
-                .iter()
-                .filter_map(|w| {
-                    w.desired
-                        .and_then(|d| w.layers.iter().find(|(l, _)| *l == d))
-                        .map(|(_, b)| *b)
-                })
-                .sum::<u64>();
+        let desired: u64 = wants
+            .iter()
+            .filter_map(|w| {
+                w.desired
+                    .and_then(|d| w.layers.iter().find(|(l, _)| *l == d))
+                    .map(|(_, b)| *b)
+            })
+            .fold(reserve, u64::saturating_add);
         let bwe = self.config.bwe_initial.is_some();
         let Some(peer) = self.peers.get_mut(&id) else { return };
         if congested {
-            peer.congested_until = Some(now + CONGESTION_HOLD);
+            peer.congested_until = Some(crate::later(now, CONGESTION_HOLD));
         }
         for (i, target) in which.into_iter().zip(targets) {
-            let t = &mut peer.tracks_out[i];
+            let Some(t) = peer.tracks_out.get_mut(i) else { continue };
             if raises(t.layer.target, target) {
                 peer.raised_at = Some(now);
             }
@@ -189,8 +188,9 @@ impl Sfu {
             }
         }
         for (id, ti, needed) in changes {
-            let Some(peer) = self.peers.get_mut(&id) else { continue };
-            let tin = &mut peer.tracks_in[ti];
+            let Some(tin) = self.peers.get_mut(&id).and_then(|p| p.tracks_in.get_mut(ti)) else {
+                continue;
+            };
             tin.active = Some(needed.clone());
             let event = PeerEvent::Layers {
                 mid: tin.mid.to_string(),

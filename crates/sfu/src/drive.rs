@@ -190,7 +190,7 @@ impl Sfu {
         let room = publisher.room;
         if let Some(cap) = &mut publisher.cap {
             if let Admit::Drop { notify } = cap.admit(now, pkt.payload.len()) {
-                self.counters.packets_over_cap += 1;
+                self.counters.packets_over_cap = self.counters.packets_over_cap.saturating_add(1);
                 if notify {
                     let max_kbps = cap.kbps();
                     tracing::info!(peer = ?origin, max_kbps, dropped = cap.dropped, "publisher over the bitrate cap");
@@ -208,8 +208,8 @@ impl Sfu {
         // Enforced mute: the audio goes nowhere and does not count as speech.
         let muted = !is_video && publisher.audio_muted;
         if let Some(t) = publisher.track_in_mut(mid) {
-            if let Some(i) = t.layer_index(&rid) {
-                t.rates[i].add(now, pkt.payload.len());
+            if let Some(rate) = t.layer_index(&rid).and_then(|i| t.rates.get_mut(i)) {
+                rate.add(now, pkt.payload.len());
             }
             if let (MediaKind::Audio, Some(level), false) = (t.kind, pkt.header.ext_vals.audio_level, muted) {
                 t.hear(now, level);
@@ -297,8 +297,11 @@ impl Sfu {
                 continue;
             };
             tx.write_rtp(write);
-            self.counters.frames_forwarded += u64::from(pkt.header.marker || !is_video);
-            self.counters.packets_forwarded += 1;
+            let c = &mut self.counters;
+            c.frames_forwarded = c
+                .frames_forwarded
+                .saturating_add(u64::from(pkt.header.marker || !is_video));
+            c.packets_forwarded = c.packets_forwarded.saturating_add(1);
             if !sub.dirty {
                 sub.dirty = true;
                 self.dirty.push(*sub_id);
@@ -369,7 +372,7 @@ impl Sfu {
             return;
         };
         rx.request_keyframe(kind);
-        self.counters.keyframe_requests += 1;
+        self.counters.keyframe_requests = self.counters.keyframe_requests.saturating_add(1);
         self.mark_dirty(origin);
     }
 

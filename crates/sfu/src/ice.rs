@@ -20,23 +20,23 @@ const USERNAME: u16 = 0x0006;
 /// The ICE username (`"<receiver ufrag>:<sender ufrag>"`) of a STUN binding
 /// request, if `data` is one.
 pub fn stun_username(data: &[u8]) -> Option<&str> {
-    let header = data.get(..20)?;
-    let kind = u16::from_be_bytes([header[0], header[1]]);
-    if kind != BINDING_REQUEST || header[4..8] != MAGIC {
+    let header: &[u8; 20] = data.get(..20)?.try_into().ok()?;
+    let [k0, k1, l0, l1, m0, m1, m2, m3, ..] = *header;
+    if u16::from_be_bytes([k0, k1]) != BINDING_REQUEST || [m0, m1, m2, m3] != MAGIC {
         return None;
     }
-    let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let body = data.get(20..20 + len)?;
-    let mut at = 0usize;
-    while let Some(attr) = body.get(at..at + 4) {
-        let typ = u16::from_be_bytes([attr[0], attr[1]]);
-        let alen = usize::from(u16::from_be_bytes([attr[2], attr[3]]));
-        let value = body.get(at + 4..at + 4 + alen)?;
-        if typ == USERNAME {
+    // At most 20 + 65535: no overflow on any target Salon builds for.
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
+    let mut rest = data.get(20..20usize.checked_add(len)?)?;
+    while let Some((attr, after)) = rest.split_first_chunk::<4>() {
+        let [t0, t1, a0, a1] = *attr;
+        let alen = usize::from(u16::from_be_bytes([a0, a1]));
+        let value = after.get(..alen)?;
+        if u16::from_be_bytes([t0, t1]) == USERNAME {
             return std::str::from_utf8(value).ok();
         }
-        // Attributes are padded to 4 bytes.
-        at += 4 + alen.div_ceil(4) * 4;
+        // Attributes are padded to 4 bytes; a missing pad ends the walk.
+        rest = after.get(alen.checked_next_multiple_of(4)?..)?;
     }
     None
 }

@@ -56,11 +56,8 @@ const MAX_HEIGHT_FOR: [u32; 2] = [200, 420];
 
 /// The layer that fits a tile `height` pixels tall. `layers` lowest first.
 pub fn for_height(layers: &[Rid], height: u32) -> Layer {
-    if layers.is_empty() {
-        return None;
-    }
     let want = MAX_HEIGHT_FOR.iter().take_while(|max| height > **max).count();
-    Some(layers[want.min(layers.len() - 1)])
+    layers.get(want).or(layers.last()).copied()
 }
 
 /// Default bitrate assumed for a layer before it was measured, bits/s.
@@ -68,7 +65,11 @@ pub fn default_bitrate(index: usize, layer_count: usize) -> u64 {
     if layer_count <= 1 {
         return 1_000_000;
     }
-    [150_000, 500_000, 1_500_000][index.min(2)]
+    match index {
+        0 => 150_000,
+        1 => 500_000,
+        _ => 1_500_000,
+    }
 }
 
 /// Keeps a subscriber's RTP timeline continuous across layer switches.
@@ -92,7 +93,8 @@ impl TsRewriter {
     pub fn switch(&mut self, now: Instant, ts: u64, clock_rate: u64) {
         if let Some((last_out, at)) = self.last {
             let elapsed = now.saturating_duration_since(at).max(Duration::from_millis(1));
-            let step = (elapsed.as_micros() as u64 * clock_rate / 1_000_000).max(1);
+            let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+            let step = (micros.saturating_mul(clock_rate) / 1_000_000).max(1);
             self.offset = last_out.wrapping_add(step).wrapping_sub(ts);
         }
     }
@@ -195,44 +197,42 @@ pub struct Want {
 /// view asks for while the budget lasts. Videos that do not fit are paused;
 /// audio is never part of this budget (the caller reserves it first).
 pub fn allocate(wants: &[Want], budget: Option<u64>) -> Vec<Target> {
-    let mut out = vec![Target::Paused; wants.len()];
-    let mut order: Vec<usize> = (0..wants.len()).collect();
-    order.sort_by_key(|i| std::cmp::Reverse(wants[*i].priority));
     let Some(mut left) = budget else {
-        for (i, w) in wants.iter().enumerate() {
-            if let Some(d) = w.desired {
-                out[i] = Target::Layer(d);
-            }
-        }
-        return out;
+        return wants
+            .iter()
+            .map(|w| w.desired.map_or(Target::Paused, Target::Layer))
+            .collect();
     };
+    // Each video with the layer chosen so far (an index into its `layers`).
+    let mut chosen: Vec<(&Want, Option<usize>)> = wants.iter().map(|w| (w, None)).collect();
+    let mut order: Vec<&mut (&Want, Option<usize>)> = chosen.iter_mut().collect();
+    order.sort_by_key(|(w, _)| std::cmp::Reverse(w.priority));
     // Step 1: the lowest layer for each visible video.
-    let mut chosen: Vec<Option<usize>> = vec![None; wants.len()];
-    for &i in &order {
-        let w = &wants[i];
-        if w.desired.is_none() || w.layers.is_empty() {
+    for (w, c) in order.iter_mut().map(|e| (e.0, &mut e.1)) {
+        let Some((_, cost)) = w.layers.first().filter(|_| w.desired.is_some()) else {
             continue;
-        }
-        let cost = w.layers[0].1;
-        if cost <= left {
-            left -= cost;
-            chosen[i] = Some(0);
+        };
+        if let Some(rest) = left.checked_sub(*cost) {
+            left = rest;
+            *c = Some(0);
         }
     }
     // Step 2: step up, one layer at a time, most important first.
     loop {
         let mut stepped = false;
-        for &i in &order {
-            let w = &wants[i];
-            let Some(cur) = chosen[i] else { continue };
+        for (w, c) in order.iter_mut().map(|e| (e.0, &mut e.1)) {
+            let Some(cur) = *c else { continue };
             let max = w.layers.iter().position(|(l, _)| Some(*l) == w.desired).unwrap_or(0);
+            let next = cur.saturating_add(1);
+            let (Some((_, now_cost)), Some((_, next_cost))) = (w.layers.get(cur), w.layers.get(next)) else {
+                continue;
+            };
             if cur >= max {
                 continue;
             }
-            let extra = w.layers[cur + 1].1.saturating_sub(w.layers[cur].1);
-            if extra <= left {
-                left -= extra;
-                chosen[i] = Some(cur + 1);
+            if let Some(rest) = left.checked_sub(next_cost.saturating_sub(*now_cost)) {
+                left = rest;
+                *c = Some(next);
                 stepped = true;
             }
         }
@@ -240,12 +240,13 @@ pub fn allocate(wants: &[Want], budget: Option<u64>) -> Vec<Target> {
             break;
         }
     }
-    for (i, c) in chosen.iter().enumerate() {
-        if let Some(c) = c {
-            out[i] = Target::Layer(wants[i].layers[*c].0);
-        }
-    }
-    out
+    chosen
+        .iter()
+        .map(|(w, c)| match c.and_then(|c| w.layers.get(c)) {
+            Some((layer, _)) => Target::Layer(*layer),
+            None => Target::Paused,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -26,6 +26,14 @@
 //! packet is repaired between the publisher and the SFU and again between the
 //! SFU and each subscriber, independently.
 
+// Wire input (datagrams, RTP payloads, SDP through str0m) reaches this crate:
+// no unwrap, no unchecked index, no overflowing arithmetic outside tests. Each
+// exception is allowed where it stands, with the reason.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 mod balance;
 mod cap;
 mod drive;
@@ -137,6 +145,12 @@ pub struct SfuConfig {
     /// exceeds it is dropped and the publisher told ([`PeerEvent::PublishCapped`]).
     /// `None`: no cap. See `cap.rs` for the default's reasoning.
     pub max_publish_bitrate: Option<u64>,
+}
+
+/// `at + d`, or `at` itself in the (theoretical) case the clock would
+/// overflow: deadlines never panic.
+pub(crate) fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or(at)
 }
 
 /// The default publisher cap: twice what Salon's own client sends at most
@@ -553,7 +567,7 @@ impl Sfu {
         if self.config.poll_coalesce.is_zero() {
             self.drive(now);
         } else {
-            self.drive_at.get_or_insert(now + self.config.poll_coalesce);
+            self.drive_at.get_or_insert(later(now, self.config.poll_coalesce));
         }
         accepted
     }
@@ -569,7 +583,7 @@ impl Sfu {
         data: &[u8],
     ) -> bool {
         let Ok(contents) = data.try_into() else {
-            self.counters.datagrams_unrouted += 1;
+            self.counters.datagrams_unrouted = self.counters.datagrams_unrouted.saturating_add(1);
             return false;
         };
         let input = Input::Receive(
@@ -592,7 +606,7 @@ impl Sfu {
         let id = match known {
             Some(id) => id,
             None if !is_stun => {
-                self.counters.datagrams_unrouted += 1;
+                self.counters.datagrams_unrouted = self.counters.datagrams_unrouted.saturating_add(1);
                 return false;
             }
             // A new address: the USERNAME names the peer (O(1)); its own
@@ -603,7 +617,7 @@ impl Sfu {
             {
                 Some(id) => *id,
                 None => {
-                    self.counters.datagrams_unrouted += 1;
+                    self.counters.datagrams_unrouted = self.counters.datagrams_unrouted.saturating_add(1);
                     return false;
                 }
             },
@@ -664,7 +678,7 @@ impl Sfu {
         }
         self.drive_at = None;
         if self.next_tick.is_some_and(|t| t <= now) {
-            self.next_tick = (!self.peers.is_empty()).then(|| now + self.config.tick);
+            self.next_tick = (!self.peers.is_empty()).then(|| later(now, self.config.tick));
             self.rebalance(now);
             self.detect_speakers(now);
         }
@@ -673,7 +687,7 @@ impl Sfu {
 
     /// Brings the next re-balancing tick to within 100 ms.
     fn pull_tick(&mut self, now: Instant) {
-        let soon = now + Duration::from_millis(100);
+        let soon = later(now, Duration::from_millis(100));
         self.next_tick = Some(self.next_tick.map_or(soon, |t| t.min(soon)));
     }
 
@@ -688,7 +702,7 @@ impl Sfu {
         self.peers
             .values()
             .flat_map(|p| {
-                let resend = p.pending_sdp.as_ref().map(|(_, at)| *at + OFFER_RESEND);
+                let resend = p.pending_sdp.as_ref().map(|(_, at)| later(*at, OFFER_RESEND));
                 p.next_timeout.into_iter().chain(resend).chain(
                     p.tracks_in
                         .iter()

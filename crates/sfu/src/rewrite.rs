@@ -34,36 +34,37 @@ pub struct Vp8Info {
 
 /// Reads a VP8 payload descriptor; `None` when it is truncated.
 pub fn parse_vp8(payload: &[u8]) -> Option<Vp8Info> {
-    let b0 = *payload.first()?;
-    let mut at = 1usize;
+    // A cursor over the descriptor: each field is split off the front.
+    let (&b0, mut rest) = payload.split_first()?;
     let mut info = Vp8Info {
         frame_start: b0 & 0x10 != 0 && b0 & 0x07 == 0,
         ..Vp8Info::default()
     };
     if b0 & 0x80 != 0 {
-        let x = *payload.get(at)?;
-        at += 1;
+        let (&x, r) = rest.split_first()?;
+        rest = r;
         if x & 0x80 != 0 {
-            let m = *payload.get(at)?;
+            let (&m, r) = rest.split_first()?;
+            rest = r;
             if m & 0x80 != 0 {
-                let low = *payload.get(at + 1)?;
+                let (&low, r) = rest.split_first()?;
+                rest = r;
                 info.picture_id = Some(((u16::from(m & 0x7f) << 8) | u16::from(low), true));
-                at += 2;
             } else {
                 info.picture_id = Some((u16::from(m), false));
-                at += 1;
             }
         }
         if x & 0x40 != 0 {
-            info.tl0_pic_idx = Some(*payload.get(at)?);
-            at += 1;
+            let (&tl0, r) = rest.split_first()?;
+            rest = r;
+            info.tl0_pic_idx = Some(tl0);
         }
         if x & 0x30 != 0 {
-            at += 1;
+            rest = rest.get(1..).unwrap_or_default();
         }
     }
     // VP8 payload header: P (inverse key frame flag) is bit 0.
-    info.keyframe = info.frame_start && payload.get(at).is_some_and(|h| h & 0x01 == 0);
+    info.keyframe = info.frame_start && rest.first().is_some_and(|h| h & 0x01 == 0);
     Some(info)
 }
 

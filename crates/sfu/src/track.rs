@@ -58,6 +58,11 @@ impl TrackIn {
         }
     }
 
+    /// The measured bitrate of layer `k` (0 if unknown).
+    pub fn rate(&self, k: usize) -> u64 {
+        self.rates.get(k).map_or(0, RateMeter::bps)
+    }
+
     /// The index of `layer` in `layers` (0 without simulcast).
     pub fn layer_index(&self, layer: &Layer) -> Option<usize> {
         match layer {
@@ -71,10 +76,13 @@ impl TrackIn {
             Some(i) => i,
             None => {
                 self.keyframes.push((layer, KeyframeThrottle::new()));
-                self.keyframes.len() - 1
+                self.keyframes.len().saturating_sub(1)
             }
         };
-        &mut self.keyframes[i].1
+        // In bounds: `i` was just found, or is the entry just pushed.
+        #[allow(clippy::indexing_slicing)]
+        let k = &mut self.keyframes[i].1;
+        k
     }
 
     /// Records an audio level (RFC 6464: 0 loudest .. 127 silent, either sign).
@@ -104,7 +112,7 @@ pub(crate) struct RateMeter {
 impl RateMeter {
     pub fn add(&mut self, now: Instant, bytes: usize) {
         self.since.get_or_insert(now);
-        self.bytes += bytes as u64;
+        self.bytes = self.bytes.saturating_add(bytes as u64);
     }
 
     /// The smoothed rate in bits/s (0 until a window closed).
@@ -117,8 +125,13 @@ impl RateMeter {
         if let Some(since) = self.since {
             let dt = now.saturating_duration_since(since);
             if dt >= Duration::from_secs(1) {
-                let bps = self.bytes * 8 * 1000 / (dt.as_millis() as u64).max(1);
-                self.bps = if self.bps == 0 { bps } else { (self.bps * 3 + bps) / 4 };
+                let ms = u64::try_from(dt.as_millis()).unwrap_or(u64::MAX).max(1);
+                let bps = self.bytes.saturating_mul(8000).checked_div(ms).unwrap_or(0);
+                self.bps = if self.bps == 0 {
+                    bps
+                } else {
+                    self.bps.saturating_mul(3).saturating_add(bps) / 4
+                };
                 self.bytes = 0;
                 self.since = Some(now);
             }
@@ -292,7 +305,7 @@ impl KeyframeThrottle {
         interval: Duration,
     ) -> Option<KeyframeRequestKind> {
         match self.last_sent {
-            Some(t) if now < t + interval => {
+            Some(t) if now.saturating_duration_since(t) < interval => {
                 // FIR is the stronger request; keep it if either asked for it.
                 if self.deferred != Some(KeyframeRequestKind::Fir) {
                     self.deferred = Some(kind);
@@ -310,7 +323,7 @@ impl KeyframeThrottle {
     /// When a deferred request falls due, if one is waiting.
     pub fn due(&self, interval: Duration) -> Option<Instant> {
         match (self.deferred, self.last_sent) {
-            (Some(_), Some(t)) => Some(t + interval),
+            (Some(_), Some(t)) => Some(crate::later(t, interval)),
             _ => None,
         }
     }
