@@ -26,6 +26,13 @@
 //! - **Caps**: allocations per credential, per client address and in all;
 //!   connections per address and in all; one allocation per connection.
 
+// TURN parses raw bytes from anyone who can reach its ports: no unwrap, no
+// unchecked index and no overflowing arithmetic here (tests excepted).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 pub mod relay;
 pub mod stun;
 
@@ -119,7 +126,7 @@ impl TurnAuth {
 
     /// Credentials for `tag` (one signaling session), valid for `ttl`.
     pub fn issue(&self, tag: &str, ttl: Duration) -> (String, String) {
-        let username = format!("{}:{tag}", unix_now() + ttl.as_secs());
+        let username = format!("{}:{tag}", unix_now().saturating_add(ttl.as_secs()));
         let password = self.password(&username);
         (username, password)
     }
@@ -146,7 +153,7 @@ impl TurnAuth {
 
     /// A stateless nonce: its expiry and a MAC over it.
     pub fn nonce(&self, now: u64) -> String {
-        let expiry = now + NONCE_TTL;
+        let expiry = now.saturating_add(NONCE_TTL);
         let mac = stun::hmac_sha1_of(&self.secret, format!("nonce:{expiry}").as_bytes());
         format!("{expiry:x}-{}", hex(&mac[..8]))
     }
@@ -216,9 +223,14 @@ impl Drop for ConnectionGuard {
     }
 }
 
+fn increment<K: std::hash::Hash + Eq>(m: &mut HashMap<K, usize>, k: K) {
+    let n = m.entry(k).or_default();
+    *n = n.saturating_add(1);
+}
+
 fn decrement<K: std::hash::Hash + Eq>(m: &mut HashMap<K, usize>, k: &K) {
     if let Some(n) = m.get_mut(k) {
-        *n -= 1;
+        *n = n.saturating_sub(1);
         if *n == 0 {
             m.remove(k);
         }
@@ -248,8 +260,8 @@ impl TurnShared {
         {
             return None;
         }
-        *c.by_credential.entry(credential.to_string()).or_default() += 1;
-        *c.by_address.entry(address).or_default() += 1;
+        increment(&mut c.by_credential, credential.to_string());
+        increment(&mut c.by_address, address);
         self.allocations.fetch_add(1, Ordering::Relaxed);
         Some(AllocationGuard {
             shared: self.clone(),
@@ -266,7 +278,7 @@ impl TurnShared {
         {
             return None;
         }
-        *c.connections_by_address.entry(address).or_default() += 1;
+        increment(&mut c.connections_by_address, address);
         self.connections.fetch_add(1, Ordering::Relaxed);
         Some(ConnectionGuard {
             shared: self.clone(),

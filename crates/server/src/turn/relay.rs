@@ -70,7 +70,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     let mut inbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut chunk = vec![0u8; 16 * 1024];
     let mut udp_buf = vec![0u8; 65536];
-    let idle_deadline = Instant::now() + IDLE_WITHOUT_ALLOCATION;
+    let idle_deadline = later(Instant::now(), IDLE_WITHOUT_ALLOCATION);
     loop {
         let socket = conn.alloc.as_ref().map(|a| a.socket.clone());
         let deadline = conn.alloc.as_ref().map_or(idle_deadline, |a| a.expires);
@@ -80,7 +80,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
                     Ok(0) | Err(_) => return,
                     Ok(n) => n,
                 };
-                inbuf.extend_from_slice(&chunk[..n]);
+                inbuf.extend_from_slice(chunk.get(..n).unwrap_or_default());
                 loop {
                     match frame_len(&inbuf) {
                         Frame::Incomplete => break,
@@ -97,7 +97,7 @@ pub async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             }
             r = recv(socket.as_deref(), &mut udp_buf) => {
                 if let Ok((n, from)) = r {
-                    conn.on_peer_data(from, &udp_buf[..n]);
+                    conn.on_peer_data(from, udp_buf.get(..n).unwrap_or_default());
                 }
             }
             _ = tokio::time::sleep_until(deadline) => {
@@ -121,6 +121,11 @@ async fn recv(socket: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(us
     }
 }
 
+/// `at + d`, or `at` if the clock would overflow: deadlines never panic.
+fn later(at: Instant, d: Duration) -> Instant {
+    at.checked_add(d).unwrap_or(at)
+}
+
 enum Frame {
     Incomplete,
     Bad,
@@ -129,16 +134,14 @@ enum Frame {
 
 /// The length of the first frame in `buf` (STUN or padded ChannelData).
 fn frame_len(buf: &[u8]) -> Frame {
-    let Some(&first) = buf.first() else {
+    let Some(&[first, _, l0, l1]) = buf.first_chunk::<4>() else {
         return Frame::Incomplete;
     };
-    let Some(h) = buf.get(..4) else {
-        return Frame::Incomplete;
-    };
-    let len = usize::from(u16::from_be_bytes([h[2], h[3]]));
+    // At most 20 + 65535 bytes: no overflow.
+    let len = usize::from(u16::from_be_bytes([l0, l1]));
     let whole = match first >> 6 {
-        0b00 => stun::HEADER + len,
-        0b01 => 4 + len.div_ceil(4) * 4,
+        0b00 => stun::HEADER.saturating_add(len),
+        0b01 => len.next_multiple_of(4).saturating_add(4),
         _ => return Frame::Bad,
     };
     if buf.len() >= whole {
@@ -261,7 +264,7 @@ impl Conn {
         let lifetime = lifetime(msg);
         self.alloc = Some(Allocation {
             socket: Arc::new(socket),
-            expires: Instant::now() + Duration::from_secs(lifetime.into()),
+            expires: later(Instant::now(), Duration::from_secs(lifetime.into())),
             username,
             key,
             permissions: HashMap::new(),
@@ -300,7 +303,7 @@ impl Conn {
                     self.out.extend_from_slice(&r);
                     return;
                 }
-                alloc.expires = now + Duration::from_secs(l.into());
+                alloc.expires = later(now, Duration::from_secs(l.into()));
                 Builder::response(msg, Class::Success).u32(stun::LIFETIME, l)
             }
             stun::CREATE_PERMISSION => {
@@ -312,19 +315,19 @@ impl Conn {
                 if !peers.iter().all(|p| allowed.contains(p)) {
                     return self.error(msg, 403, "Forbidden", Some(key));
                 }
-                if alloc.permissions.len() + peers.len() > MAX_PERMISSIONS {
+                if alloc.permissions.len().saturating_add(peers.len()) > MAX_PERMISSIONS {
                     return self.error(msg, 508, "Insufficient Capacity", Some(key));
                 }
                 for p in peers {
-                    alloc.permissions.insert(p.ip(), now + PERMISSION_LIFETIME);
+                    alloc.permissions.insert(p.ip(), later(now, PERMISSION_LIFETIME));
                 }
                 Builder::response(msg, Class::Success)
             }
             _ => {
                 let (Some(channel), Some(peer)) = (
                     msg.attr(stun::CHANNEL_NUMBER)
-                        .and_then(|v| v.get(..2))
-                        .map(|v| u16::from_be_bytes([v[0], v[1]])),
+                        .and_then(|v| v.first_chunk::<2>())
+                        .map(|v| u16::from_be_bytes(*v)),
                     msg.xor_addr(stun::XOR_PEER_ADDRESS),
                 ) else {
                     return self.error(msg, 400, "Bad Request", Some(key));
@@ -340,9 +343,9 @@ impl Conn {
                 if taken_by_other || alloc.channels.len() >= MAX_PERMISSIONS {
                     return self.error(msg, 400, "Bad Request", Some(key));
                 }
-                alloc.channels.insert(channel, (peer, now + CHANNEL_LIFETIME));
+                alloc.channels.insert(channel, (peer, later(now, CHANNEL_LIFETIME)));
                 alloc.by_peer.insert(peer, channel);
-                alloc.permissions.insert(peer.ip(), now + PERMISSION_LIFETIME);
+                alloc.permissions.insert(peer.ip(), later(now, PERMISSION_LIFETIME));
                 Builder::response(msg, Class::Success)
             }
         };
@@ -362,9 +365,12 @@ impl Conn {
 
     fn on_channel_data(&mut self, frame: &[u8]) {
         let Some(alloc) = &self.alloc else { return };
-        let channel = u16::from_be_bytes([frame[0], frame[1]]);
-        let len = usize::from(u16::from_be_bytes([frame[2], frame[3]]));
-        let (Some((peer, until)), Some(data)) = (alloc.channels.get(&channel), frame.get(4..4 + len)) else {
+        let Some((&[c0, c1, l0, l1], rest)) = frame.split_first_chunk::<4>() else {
+            return;
+        };
+        let channel = u16::from_be_bytes([c0, c1]);
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        let (Some((peer, until)), Some(data)) = (alloc.channels.get(&channel), rest.get(..len)) else {
             return;
         };
         if *until > Instant::now() && self.shared.allowed_peers.contains(peer) {
@@ -383,7 +389,7 @@ impl Conn {
             self.out.extend_from_slice(&channel.to_be_bytes());
             self.out.extend_from_slice(&(data.len() as u16).to_be_bytes());
             self.out.extend_from_slice(data);
-            let pad = data.len().div_ceil(4) * 4 - data.len();
+            let pad = data.len().next_multiple_of(4).saturating_sub(data.len());
             self.out.extend(std::iter::repeat_n(0u8, pad));
         } else {
             let mut t = [0u8; 12];

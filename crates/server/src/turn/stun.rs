@@ -92,30 +92,34 @@ const MAX_ATTRS: usize = 32;
 impl<'a> Message<'a> {
     /// Parses one whole message (`data` holds exactly it).
     pub fn parse(data: &'a [u8]) -> Option<Message<'a>> {
-        let header = data.get(..HEADER)?;
-        let typ = u16::from_be_bytes([header[0], header[1]]);
-        if typ & 0xC000 != 0 || u32::from_be_bytes([header[4], header[5], header[6], header[7]]) != MAGIC {
+        let (header, mut rest) = data.split_first_chunk::<HEADER>()?;
+        let [t0, t1, l0, l1, m0, m1, m2, m3, ..] = *header;
+        let typ = u16::from_be_bytes([t0, t1]);
+        if typ & 0xC000 != 0 || u32::from_be_bytes([m0, m1, m2, m3]) != MAGIC {
             return None;
         }
-        let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-        if len % 4 != 0 || data.len() != HEADER + len {
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
+        if len % 4 != 0 || rest.len() != len {
             return None;
         }
         let (method, class) = split_type(typ);
-        let mut transaction = [0u8; 12];
-        transaction.copy_from_slice(&header[8..20]);
+        let transaction: [u8; 12] = header.get(8..)?.try_into().ok()?;
         let mut attrs = Vec::new();
-        let mut at = HEADER;
-        while at < data.len() {
-            let h = data.get(at..at + 4)?;
-            let t = u16::from_be_bytes([h[0], h[1]]);
-            let alen = usize::from(u16::from_be_bytes([h[2], h[3]]));
-            let value = data.get(at + 4..at + 4 + alen)?;
+        // Each attribute: a 4-byte head, its value, padding to 4 bytes.
+        while let Some((h, after)) = rest.split_first_chunk::<4>() {
+            let [a0, a1, a2, a3] = *h;
+            let alen = usize::from(u16::from_be_bytes([a2, a3]));
+            let value = after.get(..alen)?;
             if attrs.len() >= MAX_ATTRS {
                 return None;
             }
-            attrs.push((t, value, at));
-            at += 4 + alen.div_ceil(4) * 4;
+            // Where the attribute starts in `data` (MESSAGE-INTEGRITY covers what precedes it).
+            let at = data.len().checked_sub(rest.len())?;
+            attrs.push((u16::from_be_bytes([a0, a1]), value, at));
+            rest = after.get(alen.checked_next_multiple_of(4)?..)?;
+        }
+        if !rest.is_empty() {
+            return None;
         }
         Some(Message {
             method,
@@ -173,11 +177,18 @@ impl<'a> Message<'a> {
         let Some(covered) = self.raw.get(..offset) else {
             return false;
         };
+        // The length field as if MESSAGE-INTEGRITY (24 bytes) ended the message.
+        let (Some(typ), Some(after_len), Ok(len)) = (
+            covered.get(..2),
+            covered.get(4..),
+            u16::try_from(offset.saturating_add(24).saturating_sub(HEADER)),
+        ) else {
+            return false;
+        };
         let mut mac = hmac_sha1(key);
-        let len = (offset + 24 - HEADER) as u16;
-        mac.update(&covered[..2]);
+        mac.update(typ);
         mac.update(&len.to_be_bytes());
-        mac.update(&covered[4..]);
+        mac.update(after_len);
         mac.verify_slice(value).is_ok()
     }
 }
@@ -203,12 +214,10 @@ fn decode_xor_addr(v: &[u8], transaction: &[u8; 12]) -> Option<SocketAddr> {
             Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(raw)), port))
         }
         0x02 => {
-            let mut key = [0u8; 16];
-            key[..4].copy_from_slice(&MAGIC.to_be_bytes());
-            key[4..].copy_from_slice(transaction);
+            let key = MAGIC.to_be_bytes().into_iter().chain(transaction.iter().copied());
             let mut ip = [0u8; 16];
-            for (i, b) in v.get(4..20)?.iter().enumerate() {
-                ip[i] = b ^ key[i];
+            for ((o, b), k) in ip.iter_mut().zip(v.get(4..20)?).zip(key) {
+                *o = b ^ k;
             }
             Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port))
         }
@@ -258,18 +267,24 @@ impl Builder {
         Builder::new(req.method, class, req.transaction)
     }
 
-    fn set_len(&mut self) {
-        let len = (self.buf.len() - HEADER) as u16;
-        self.buf[2..4].copy_from_slice(&len.to_be_bytes());
+    /// Writes the header's length field: what follows the header, plus
+    /// `extra` bytes about to be appended. Messages Salon builds stay far
+    /// below 64 KiB (a handful of short attributes).
+    fn set_len(&mut self, extra: usize) {
+        let len = self.buf.len().saturating_sub(HEADER).saturating_add(extra);
+        let len = u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes();
+        if let Some(field) = self.buf.get_mut(2..4) {
+            field.copy_from_slice(&len);
+        }
     }
 
     pub fn attr(mut self, t: u16, value: &[u8]) -> Self {
         self.buf.extend_from_slice(&t.to_be_bytes());
         self.buf.extend_from_slice(&(value.len() as u16).to_be_bytes());
         self.buf.extend_from_slice(value);
-        let pad = value.len().div_ceil(4) * 4 - value.len();
+        let pad = value.len().next_multiple_of(4).saturating_sub(value.len());
         self.buf.extend(std::iter::repeat_n(0u8, pad));
-        self.set_len();
+        self.set_len(0);
         self
     }
 
@@ -290,16 +305,14 @@ impl Builder {
 
     /// Appends MESSAGE-INTEGRITY computed with `key`.
     pub fn integrity(mut self, key: &[u8]) -> Self {
-        let len = (self.buf.len() + 24 - HEADER) as u16;
-        self.buf[2..4].copy_from_slice(&len.to_be_bytes());
+        self.set_len(24);
         let mac = hmac_sha1_of(key, &self.buf);
         self.attr(MESSAGE_INTEGRITY, &mac)
     }
 
     /// Appends FINGERPRINT and returns the bytes.
     pub fn finish(mut self) -> Vec<u8> {
-        let len = (self.buf.len() + 8 - HEADER) as u16;
-        self.buf[2..4].copy_from_slice(&len.to_be_bytes());
+        self.set_len(8);
         let crc = crc32fast::hash(&self.buf) ^ 0x5354_554E;
         self.u32(FINGERPRINT, crc).buf
     }
