@@ -11,6 +11,13 @@
 //!
 //! This is a pure function of the bytes (the fuzz target calls it as is).
 
+// Uploaded bytes are decoded here: no unwrap, no unchecked index and no
+// overflowing arithmetic (tests excepted).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 
 /// Avatars are re-encoded to this square PNG.
@@ -78,8 +85,8 @@ pub fn check_dimensions(bytes: &[u8]) -> Result<(u32, u32), AvatarError> {
 fn square(img: &DynamicImage) -> DynamicImage {
     let (w, h) = (img.width(), img.height());
     let side = w.min(h);
-    let x = (w - side) / 2;
-    let y = (h - side) / 2;
+    let x = w.saturating_sub(side) / 2;
+    let y = h.saturating_sub(side) / 2;
     // Cut first (at most the decoded size), then scale (at most the output).
     let sq = img.crop_imm(x, y, side, side);
     sq.resize_exact(AVATAR_SIZE, AVATAR_SIZE, image::imageops::FilterType::Triangle)

@@ -19,6 +19,14 @@
 //! port shared by all loops ([`tcp`]): each connection is routed to the loop
 //! that owns its peer by the ICE ufrag of its first binding request.
 
+// The media loop handles every datagram and TCP frame from the network: no
+// unwrap, no unchecked index and no overflowing arithmetic here, in
+// `media/` below included (tests excepted).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 pub mod tcp;
 
 use std::collections::{HashMap, HashSet};
@@ -102,8 +110,16 @@ pub enum MediaError {
 impl MediaHandle {
     /// The loop that owns `room`.
     fn owner(&self, room: RoomId) -> &LoopHandle {
-        // Invariant: `spawn` starts at least one loop.
-        &self.loops[(room.0 % self.loops.len() as u64) as usize]
+        let count = u64::try_from(self.loops.len()).unwrap_or(1);
+        let i = room
+            .0
+            .checked_rem(count)
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or(0);
+        // In bounds: `spawn` starts at least one loop, and `i < len`.
+        #[allow(clippy::indexing_slicing)]
+        let owner = &self.loops[i];
+        owner
     }
 
     async fn send(&self, room: RoomId, cmd: MediaCommand) -> Result<(), MediaError> {
@@ -317,11 +333,14 @@ struct MediaLoop {
 /// the local address differs from the announced one: use the announced.
 /// `candidates` is never empty (there is always at least loopback).
 fn destination(candidates: &[SocketAddr], dst_ip: Option<IpAddr>) -> SocketAddr {
-    let port = candidates[0].port();
+    let first = candidates
+        .first()
+        .copied()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 0)));
     dst_ip
-        .map(|ip| SocketAddr::new(ip, port))
+        .map(|ip| SocketAddr::new(ip, first.port()))
         .filter(|a| candidates.contains(a))
-        .unwrap_or(candidates[0])
+        .unwrap_or(first)
 }
 
 /// Most receive batches (of up to 32 datagrams) read in one wake-up.
@@ -399,10 +418,10 @@ impl MediaLoop {
         let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
         let mut metas = vec![RecvMeta::default(); batch];
         loop {
-            let deadline = self
-                .sfu
-                .poll_timeout()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            let deadline = self.sfu.poll_timeout().unwrap_or_else(|| {
+                let now = Instant::now();
+                now.checked_add(Duration::from_secs(1)).unwrap_or(now)
+            });
             tokio::select! {
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
@@ -478,7 +497,7 @@ impl MediaLoop {
     /// so commands and timers are not starved).
     fn on_tcp(&mut self, first: TcpEvent, queue: &mut mpsc::Receiver<TcpEvent>) {
         let mut next = Some(first);
-        let mut n = 0;
+        let mut n = 0usize;
         while let Some(ev) = next.take() {
             match ev {
                 TcpEvent::Open { remote, writer } => {
@@ -496,7 +515,7 @@ impl MediaLoop {
                     self.tcp_conns.remove(&remote);
                 }
             }
-            n += 1;
+            n = n.saturating_add(1);
             if n < MAX_EVENTS_PER_WAKE {
                 next = queue.try_recv().ok();
             }
@@ -526,7 +545,8 @@ impl MediaLoop {
             // With GRO one buffer carries several datagrams, `stride` apart.
             let datagrams = metas.iter().zip(bufs.iter()).take(n).flat_map(|(meta, buf)| {
                 let destination = destination(candidates, meta.dst_ip);
-                buf[..meta.len]
+                buf.get(..meta.len)
+                    .unwrap_or_default()
                     .chunks(meta.stride.max(1))
                     .map(move |d| (meta.addr, destination, d))
             });
@@ -546,7 +566,7 @@ impl MediaLoop {
                         .get(&t.destination)
                         .is_some_and(|w| w.try_send(t.contents.to_vec()).is_ok());
                     if !sent {
-                        self.send_drops += 1;
+                        self.send_drops = self.send_drops.saturating_add(1);
                     }
                 }
                 Output::Transmit(t) => {
@@ -563,7 +583,7 @@ impl MediaLoop {
                     });
                     if let Err(e) = res {
                         // UDP may drop: a full send buffer loses this packet only (NACK repairs video).
-                        self.send_drops += 1;
+                        self.send_drops = self.send_drops.saturating_add(1);
                         if self.send_drops.is_power_of_two() {
                             tracing::debug!("media send dropped ({} so far): {e}", self.send_drops);
                         }

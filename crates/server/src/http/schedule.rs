@@ -4,6 +4,13 @@
 //! Hand-written rather than a crate: one VEVENT with six properties, whose
 //! only subtleties (escaping, 75-octet line folding, UTC times) are tested below.
 
+// The schedule and its `.ics` come from a host's form: no unwrap, no
+// unchecked index and no overflowing arithmetic here (tests excepted).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
+)]
+
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -79,7 +86,10 @@ pub fn calendar(s: &Schedule, link: &str, uid: &str, sequence: i64, now: i64) ->
         format!("DTSTAMP:{}", utc(now)),
         format!("SEQUENCE:{sequence}"),
         format!("DTSTART:{}", utc(s.starts_at)),
-        format!("DTEND:{}", utc(s.starts_at + s.duration_min * 60)),
+        format!(
+            "DTEND:{}",
+            utc(s.starts_at.saturating_add(s.duration_min.saturating_mul(60)))
+        ),
         format!("SUMMARY:{}", escape(&s.title)),
         format!("DESCRIPTION:{}", escape(&description)),
         format!("LOCATION:{}", escape(link)),
@@ -110,39 +120,28 @@ fn escape(s: &str) -> String {
 /// ends it with CRLF (RFC 5545 §3.1).
 fn fold(line: &str) -> String {
     let mut out = String::new();
-    let mut width = 0;
+    let mut width = 0usize;
     for c in line.chars() {
         let n = c.len_utf8();
-        if width + n > 75 {
+        if width.saturating_add(n) > 75 {
             out.push_str("\r\n ");
             width = 1;
         }
         out.push(c);
-        width += n;
+        width = width.saturating_add(n);
     }
     out.push_str("\r\n");
     out
 }
 
-/// `YYYYMMDDTHHMMSSZ` for unix seconds (civil-from-days, proleptic Gregorian).
+/// `YYYYMMDDTHHMMSSZ` for unix seconds. Stored schedules are validated to
+/// start within two years, so the epoch stands in only for a corrupt row.
 fn utc(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(format).ok())
+        .unwrap_or_else(|| "19700101T000000Z".into())
 }
 
 #[cfg(test)]

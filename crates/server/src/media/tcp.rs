@@ -123,7 +123,7 @@ impl Guard {
         if *n >= MAX_PER_ADDRESS || total >= MAX_CONNECTIONS {
             return None;
         }
-        *n += 1;
+        *n = n.saturating_add(1);
         Some(Guard {
             counts: counts.clone(),
             ip,
@@ -135,7 +135,7 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(n) = c.get_mut(&self.ip) {
-            *n -= 1;
+            *n = n.saturating_sub(1);
             if *n == 0 {
                 c.remove(&self.ip);
             }
