@@ -2,6 +2,11 @@
 //!
 //! One struct serves both `main` (parsed by clap) and tests (built in code,
 //! with port 0 and a temporary data directory).
+//!
+//! A config file (`--config salon.toml`) is read by [`Config::load`] and
+//! turned into the same flags, placed before those typed, so precedence is
+//! flags, then environment, then file, then defaults, and clap validates a
+//! file's values exactly as it validates flags.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -125,11 +130,23 @@ pub struct Config {
     #[arg(long, env = "SALON_TRUSTED_PROXY", value_delimiter = ',', value_parser = parse_net)]
     pub trusted_proxy: Vec<ipnet::IpNet>,
 
+    /// Networks besides loopback that may read `/metrics` (IPs or CIDRs,
+    /// comma-separated, e.g. a Prometheus server's). Checked against the TCP
+    /// peer, never a forwarding header.
+    #[arg(long, env = "SALON_METRICS_ALLOW", value_delimiter = ',', value_parser = parse_net)]
+    pub metrics_allow: Vec<ipnet::IpNet>,
+
     /// Rooms nobody entered for this many days are deleted with their
     /// invites (a room with a session scheduled ahead is kept); 0 keeps
     /// rooms forever.
     #[arg(long, env = "SALON_ROOM_EXPIRY_DAYS", default_value_t = 90)]
     pub room_expiry_days: u32,
+
+    /// A TOML file of settings, named as the long flags (`max-participants
+    /// = 20`, `trusted-proxy = ["10.0.0.0/8"]`, `bwe = true`). Flags and
+    /// environment variables win over it. See `docs/salon.example.toml`.
+    #[arg(long, env = "SALON_CONFIG")]
+    pub config: Option<PathBuf>,
 
     /// Without a command, Salon serves. `admin` runs an operator's task on
     /// the data directory and exits.
@@ -259,6 +276,8 @@ impl Config {
             // Short, so tests of dropped connections do not wait 30 s.
             resume_grace_secs: 2,
             trusted_proxy: Vec::new(),
+            metrics_allow: Vec::new(),
+            config: None,
             room_expiry_days: 90,
         }
     }
@@ -272,6 +291,86 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.tls_enabled() || self.public_url.as_ref().is_some_and(PublicUrl::is_https)
     }
+}
+
+impl Config {
+    /// Parses the process's flags and environment, and the config file if
+    /// one is named. Exits with clap's message on a bad flag.
+    pub fn load() -> anyhow::Result<Config> {
+        let args = with_file(std::env::args_os().collect())?;
+        Ok(Config::parse_from(args))
+    }
+}
+
+/// `args` with the config file's settings inserted as flags after the
+/// program name, except those given as a flag or an environment variable.
+fn with_file(args: Vec<std::ffi::OsString>) -> anyhow::Result<Vec<std::ffi::OsString>> {
+    use clap::CommandFactory;
+    let typed: Vec<String> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    let named = typed
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--config") {
+            Some("") => typed.get(i.saturating_add(1)).cloned(),
+            Some(v) => v.strip_prefix('=').map(str::to_string),
+            None => None,
+        });
+    let Some(path) = named.or_else(|| std::env::var("SALON_CONFIG").ok()) else {
+        return Ok(args);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("reading the config file {path}: {e}"))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the config file {path} is not valid TOML: {e}"))?;
+    let command = Config::command();
+    let mut extra: Vec<std::ffi::OsString> = Vec::new();
+    for (key, value) in table {
+        let long = key.replace('_', "-");
+        let Some(arg) = command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long.as_str()) && long != "config")
+        else {
+            let known: Vec<&str> = command
+                .get_arguments()
+                .filter_map(|a| a.get_long())
+                .filter(|l| *l != "config" && *l != "help" && *l != "version")
+                .collect();
+            anyhow::bail!("unknown setting `{key}` in {path}; known: {}", known.join(", "));
+        };
+        let flag = format!("--{long}");
+        let given = typed.iter().any(|a| *a == flag || a.starts_with(&format!("{flag}=")));
+        let in_env = arg.get_env().is_some_and(|e| std::env::var_os(e).is_some());
+        if given || in_env {
+            continue;
+        }
+        let takes_value = arg.get_action().takes_values();
+        match value {
+            toml::Value::Boolean(on) if !takes_value => {
+                if on {
+                    extra.push(flag.into());
+                }
+            }
+            toml::Value::String(s) => extra.push(format!("{flag}={s}").into()),
+            toml::Value::Integer(n) => extra.push(format!("{flag}={n}").into()),
+            toml::Value::Float(n) => extra.push(format!("{flag}={n}").into()),
+            toml::Value::Boolean(b) => extra.push(format!("{flag}={b}").into()),
+            toml::Value::Array(items) => {
+                let items: Vec<String> = items
+                    .iter()
+                    .map(|v| match v {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect();
+                extra.push(format!("{flag}={}", items.join(",")).into());
+            }
+            other => anyhow::bail!("`{key}` in {path}: a {} is not a setting's value", other.type_str()),
+        }
+    }
+    let mut out = args;
+    let at = usize::from(!out.is_empty());
+    out.splice(at..at, extra);
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -304,5 +403,59 @@ mod tests {
         ] {
             assert!(PublicUrl::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use clap::Parser;
+
+    use super::{with_file, Config};
+
+    fn parse(args: &[&str]) -> anyhow::Result<Config> {
+        let args = with_file(args.iter().map(Into::into).collect())?;
+        Ok(Config::try_parse_from(args)?)
+    }
+
+    #[test]
+    fn a_config_file_sets_flags_and_typed_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("salon.toml");
+        std::fs::write(
+            &path,
+            "max-participants = 20\nresume_grace_secs = 45\nbwe = true\n\
+             trusted-proxy = [\"10.0.0.0/8\", \"127.0.0.1\"]\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = parse(&["salon", "--config", p, "--max-participants", "30"]).unwrap();
+        assert_eq!(c.max_participants, 30, "the flag wins");
+        assert_eq!(c.resume_grace_secs, 45, "underscores work as dashes");
+        assert!(c.bwe);
+        assert_eq!(c.trusted_proxy.len(), 2);
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9000");
+        // `--config=path` works too, before a subcommand.
+        let c = parse(&["salon", &format!("--config={p}"), "admin", "reports"]).unwrap();
+        assert_eq!(c.max_participants, 20);
+        assert!(c.command.is_some());
+    }
+
+    #[test]
+    fn a_bad_config_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("salon.toml");
+        let p = path.to_str().unwrap().to_string();
+        let err = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            parse(&["salon", "--config", &p]).map(|_| ()).unwrap_err().to_string()
+        };
+        assert!(err("max-partcipants = 3").contains("unknown setting `max-partcipants`"));
+        assert!(err("max-participants = ").contains("not valid TOML"));
+        // clap checks values from the file as it checks flags.
+        assert!(err("max-publish-kbps = -4").contains("max-publish-kbps"));
+        assert!(parse(&["salon", "--config", "/nonexistent/salon.toml"])
+            .unwrap_err()
+            .to_string()
+            .contains("reading the config file"));
     }
 }

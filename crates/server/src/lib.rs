@@ -26,6 +26,7 @@ pub mod media;
 pub use salon_protocol as protocol;
 pub mod rooms;
 pub mod store;
+pub mod telemetry;
 pub mod tls;
 pub mod turn;
 
@@ -63,6 +64,8 @@ pub struct AppState {
     pub limits: Arc<http::limits::Limits>,
     /// `--trusted-proxy`: peers whose forwarding headers name the client.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// `--metrics-allow`: who besides loopback may read `/metrics`.
+    pub metrics_allow: Arc<Vec<ipnet::IpNet>>,
 }
 
 /// A request must send its whole header within this, and a kept-alive
@@ -127,6 +130,8 @@ pub struct Salon {
 
 /// Opens the database, binds the HTTP and media sockets, and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<Salon> {
+    // Before anything records: metrics recorded earlier would be lost.
+    telemetry::handle();
     let store = store::Store::open(&config.data_dir)
         .await
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
@@ -177,6 +182,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         turn: turn.clone(),
         limits: Arc::new(http::limits::Limits::default()),
         trusted_proxies: Arc::new(config.trusted_proxy.clone()),
+        metrics_allow: Arc::new(config.metrics_allow.clone()),
     };
     store::expiry::spawn(state.store.clone(), state.rooms.clone(), config.room_expiry_days);
     let rooms = state.rooms.clone();

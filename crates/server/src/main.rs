@@ -1,11 +1,10 @@
 //! `salon`: parse flags, start, wait for Ctrl-C. Everything else is in the library.
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let config = salon::Config::parse();
+    let config = salon::Config::load()?;
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("salon=info,warn")))
         .init();

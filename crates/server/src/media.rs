@@ -108,6 +108,11 @@ pub enum MediaError {
 }
 
 impl MediaHandle {
+    /// Whether every media loop still takes commands (readiness).
+    pub fn running(&self) -> bool {
+        self.loops.iter().all(|l| !l.tx.is_closed())
+    }
+
     /// The loop that owns `room`.
     fn owner(&self, room: RoomId) -> &LoopHandle {
         let count = u64::try_from(self.loops.len()).unwrap_or(1);
@@ -306,6 +311,75 @@ async fn spawn_loop(opts: &MediaOptions, port: u16, wiring: LoopWiring) -> anyho
     })
 }
 
+/// Why the media loop woke up.
+enum Wake {
+    Command(Option<MediaCommand>),
+    Readable(bool),
+    Tcp(TcpEvent),
+    Timer,
+}
+
+/// A media loop's figures for `/metrics` (see `telemetry.rs`), exported at
+/// most once a second so the hot path pays one clock read per wake-up.
+struct LoopStats {
+    label: String,
+    /// Time spent working since the last export.
+    busy: Duration,
+    /// Counters of cores replaced after a panic, so totals never go back.
+    base: salon_sfu::Counters,
+    last_counters: salon_sfu::Counters,
+    exported: Instant,
+}
+
+impl LoopStats {
+    fn new(index: usize) -> Self {
+        LoopStats {
+            label: index.to_string(),
+            busy: Duration::ZERO,
+            base: salon_sfu::Counters::default(),
+            last_counters: salon_sfu::Counters::default(),
+            exported: Instant::now(),
+        }
+    }
+
+    /// Called after each wake-up's work, which began at `woke`.
+    fn worked(&mut self, woke: Instant, sfu: &Sfu, send_drops: u64) {
+        let now = Instant::now();
+        self.busy = self.busy.saturating_add(now.saturating_duration_since(woke));
+        if now.saturating_duration_since(self.exported) < Duration::from_secs(1) {
+            return;
+        }
+        self.exported = now;
+        let c = sfu.counters();
+        // A restarted core counts from zero again: fold the old totals in.
+        if c.packets_forwarded < self.last_counters.packets_forwarded {
+            self.base = add_counters(self.base, self.last_counters);
+        }
+        self.last_counters = c;
+        let t = add_counters(self.base, c);
+        let l = || [("loop", self.label.clone())];
+        metrics::gauge!("salon_media_peers", &l()).set(sfu.peer_count() as f64);
+        metrics::counter!("salon_media_packets_forwarded_total", &l()).absolute(t.packets_forwarded);
+        metrics::counter!("salon_media_frames_forwarded_total", &l()).absolute(t.frames_forwarded);
+        metrics::counter!("salon_media_keyframe_requests_total", &l()).absolute(t.keyframe_requests);
+        metrics::counter!("salon_media_packets_over_cap_total", &l()).absolute(t.packets_over_cap);
+        metrics::counter!("salon_media_datagrams_unrouted_total", &l()).absolute(t.datagrams_unrouted);
+        metrics::counter!("salon_media_send_drops_total", &l()).absolute(send_drops);
+        let micros = u64::try_from(std::mem::take(&mut self.busy).as_micros()).unwrap_or(u64::MAX);
+        metrics::counter!("salon_media_busy_microseconds_total", &l()).increment(micros);
+    }
+}
+
+fn add_counters(a: salon_sfu::Counters, b: salon_sfu::Counters) -> salon_sfu::Counters {
+    salon_sfu::Counters {
+        frames_forwarded: a.frames_forwarded.saturating_add(b.frames_forwarded),
+        packets_forwarded: a.packets_forwarded.saturating_add(b.packets_forwarded),
+        datagrams_unrouted: a.datagrams_unrouted.saturating_add(b.datagrams_unrouted),
+        keyframe_requests: a.keyframe_requests.saturating_add(b.keyframe_requests),
+        packets_over_cap: a.packets_over_cap.saturating_add(b.packets_over_cap),
+    }
+}
+
 struct MediaLoop {
     socket: UdpSocket,
     state: UdpSocketState,
@@ -402,6 +476,7 @@ impl MediaLoop {
 
     /// A fresh core after a panic: every session of this loop is told.
     fn restart(&mut self) {
+        metrics::counter!("salon_media_loop_restarts_total", "loop" => self.index.to_string()).increment(1);
         self.sfu = Sfu::new(self.config.clone());
         for (peer, tx) in self.events.drain() {
             let _ = tx.send((peer, PeerEvent::Restarted));
@@ -417,27 +492,30 @@ impl MediaLoop {
         let batch = quinn_udp::BATCH_SIZE.min(32);
         let mut bufs: Vec<Vec<u8>> = (0..batch).map(|_| vec![0u8; RECV_BUF]).collect();
         let mut metas = vec![RecvMeta::default(); batch];
+        let mut stats = LoopStats::new(self.index);
         loop {
             let deadline = self.sfu.poll_timeout().unwrap_or_else(|| {
                 let now = Instant::now();
                 now.checked_add(Duration::from_secs(1)).unwrap_or(now)
             });
-            tokio::select! {
-                cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.on_command(cmd),
-                    None => break,
-                },
-                ready = self.socket.readable() => {
-                    if ready.is_ok() {
-                        self.receive_all(&mut bufs, &mut metas);
-                    }
-                }
-                Some(ev) = tcp.recv() => self.on_tcp(ev, tcp),
-                _ = tokio::time::sleep_until(deadline.into()) => {
-                    self.sfu.handle_timeout(Instant::now());
-                }
+            // What woke the loop, handled after the wait so the work is timed.
+            let wake = tokio::select! {
+                cmd = commands.recv() => Wake::Command(cmd),
+                ready = self.socket.readable() => Wake::Readable(ready.is_ok()),
+                Some(ev) = tcp.recv() => Wake::Tcp(ev),
+                _ = tokio::time::sleep_until(deadline.into()) => Wake::Timer,
+            };
+            let woke = Instant::now();
+            match wake {
+                Wake::Command(Some(cmd)) => self.on_command(cmd),
+                Wake::Command(None) => break,
+                Wake::Readable(true) => self.receive_all(&mut bufs, &mut metas),
+                Wake::Readable(false) => {}
+                Wake::Tcp(ev) => self.on_tcp(ev, tcp),
+                Wake::Timer => self.sfu.handle_timeout(woke),
             }
             self.flush();
+            stats.worked(woke, &self.sfu, self.send_drops);
         }
     }
 

@@ -65,6 +65,8 @@ pub fn app(state: AppState) -> Router {
         .route("/r/{id}/invite.ics", get(schedule::ics))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(crate::telemetry::ready))
+        .route("/metrics", get(crate::telemetry::metrics))
         .merge(accounts::routes())
         .fallback(assets::file)
         // `304` for a known ETag, inside compression: nothing to compress.

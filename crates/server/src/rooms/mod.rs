@@ -98,6 +98,14 @@ pub struct MemberView {
     pub account: Option<String>,
 }
 
+/// Sizes of what lives in memory, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub rooms: usize,
+    pub participants: usize,
+    pub waiting: usize,
+}
+
 /// Someone asking to enter a room.
 pub struct Entrant {
     /// Id and name; role and state are decided here.
@@ -250,6 +258,16 @@ impl Rooms {
             next_core_id: AtomicU64::new(1),
             max_participants,
             changes: broadcast::channel(256).0,
+        }
+    }
+
+    /// How many live rooms, participants and waiting people (metrics).
+    pub fn counts(&self) -> Counts {
+        let live = self.lock();
+        Counts {
+            rooms: live.len(),
+            participants: live.values().map(|r| r.members.len()).sum(),
+            waiting: live.values().map(|r| r.lobby.len()).sum(),
         }
     }
 

@@ -113,6 +113,7 @@ impl Outbox {
             Kind::Critical => {}
             Kind::RoomState if s.resync => {
                 s.coalesced += 1;
+                metrics::counter!("salon_signaling_coalesced_total").increment(1);
                 return true;
             }
             Kind::RoomState if s.queue.len() >= SOFT_CAP => {
@@ -121,6 +122,8 @@ impl Outbox {
                 let dropped = (before - s.queue.len()) as u64 + 1;
                 s.coalesced += dropped;
                 s.resync = true;
+                metrics::counter!("salon_signaling_coalesced_total").increment(dropped);
+                metrics::counter!("salon_signaling_resyncs_total").increment(1);
                 tracing::debug!("outbox: {dropped} room messages replaced by a resync");
                 drop(s);
                 self.inner.1.notify_one();

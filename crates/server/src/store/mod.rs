@@ -62,6 +62,11 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// Whether the database answers (readiness).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+
     /// Creates a room hosted by the browser whose device cookie hashes to `host_key`.
     pub async fn create_room(
         &self,

@@ -272,3 +272,36 @@ async fn reaches_layer(
     }
     false
 }
+
+/// `/metrics` tells the operator what runs: rooms and participants, and per
+/// media loop the packets forwarded and the time spent working; `/readyz`
+/// answers while the database and the loops do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_rooms_participants_and_forwarded_packets() {
+    let server = spawn_server().await;
+    let (status, body) = http(server.http(), "GET", "/readyz", "", "").await;
+    assert_eq!((status, body.as_str()), (200, "ready\n"));
+    let room = create_room(&server).await;
+    let a = TestClient::join(&server, &room, "A", true, true).await;
+    let b = TestClient::join(&server, &room, "B", true, true).await;
+    all_receive(&[&a, &b], 30, 30).await;
+    // Loop figures are exported once a second.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (status, text) = http(server.http(), "GET", "/metrics", "", "").await;
+    assert_eq!(status, 200, "{text}");
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(value("salon_rooms "), 1.0, "{text}");
+    assert_eq!(value("salon_participants "), 2.0, "{text}");
+    assert!(value("salon_media_packets_forwarded_total{") > 100.0, "{text}");
+    assert!(value("salon_media_busy_microseconds_total{") > 0.0, "{text}");
+    assert_eq!(value("salon_media_peers{"), 2.0, "{text}");
+    assert!(
+        text.contains("# TYPE salon_media_packets_forwarded_total counter"),
+        "{text}"
+    );
+}

@@ -58,6 +58,7 @@ impl Session {
             return self.error(ErrorCode::ResumeFailed, failed);
         };
         tracing::info!(room = %short(&sus.room), participant = %sus.pid, "resumed");
+        metrics::counter!("salon_reconnects_total", "kind" => "resume").increment(1);
         if sus.media_alive {
             let seq = resumed.mute_seq;
             self.state
@@ -108,6 +109,7 @@ impl Session {
                     j.media_alive = true;
                 }
                 tracing::info!(room = %short(&room), participant = %pid, "media republished");
+                metrics::counter!("salon_reconnects_total", "kind" => "republish").increment(1);
                 self.reply(ServerMsg::Republished { answer });
             }
             Err(e) => {
