@@ -13,6 +13,8 @@ import { LocalMedia } from "./devices.js";
 import { RoomLife } from "./controls.js";
 import { Effects } from "./effects/index.js";
 import { createPanel } from "./effects/panel.js";
+import { openShare } from "./share.js";
+import { setUpCall } from "./call-room.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
@@ -137,7 +139,9 @@ $("cam-btn").addEventListener("click", toggleCam);
 $("leave-btn").addEventListener("click", () => {
   client?.leave();
 });
-$("copy-btn").addEventListener("click", copyLink);
+$("invite-btn").addEventListener("click", () =>
+  openShare({ link: shareLink ?? location.href, roomId, title: roomInfo?.name ?? "", toast }),
+);
 $("rejoin-btn").addEventListener("click", () => location.reload());
 // Closing the tab is leaving, not a dropped connection: nobody waits for us.
 window.addEventListener("pagehide", () => client?.leave());
@@ -192,6 +196,7 @@ async function loadRoomName() {
     $("room-title").textContent = room.name;
     document.title = `${room.name} · Salon`;
   }
+  if (room?.call) setUpCall(room, { join, toast });
   if (room?.schedule) {
     // The server's clock decides; a wrong local clock only shifts the display.
     const skew = Date.now() - room.now * 1000;
@@ -668,16 +673,6 @@ async function stopShare() {
   await client?.setScreen(null, null);
   grid?.remove(selfId + SCREEN_SUFFIX);
   publishState();
-}
-
-async function copyLink() {
-  const link = shareLink ?? location.href;
-  try {
-    await navigator.clipboard.writeText(link);
-    toast(t("room.linkCopied"));
-  } catch {
-    toast(t("room.linkCopyFailed", { link }));
-  }
 }
 
 function renderPeople() {

@@ -178,6 +178,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         trusted_proxies: Arc::new(config.trusted_proxy.clone()),
     };
     store::expiry::spawn(state.store.clone(), state.rooms.clone(), config.room_expiry_days);
+    http::calls::spawn_watcher(state.clone());
     let rooms = state.rooms.clone();
     // With the peer address, for the per-address limits (`client_addr.rs`).
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();

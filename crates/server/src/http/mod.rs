@@ -8,6 +8,7 @@ pub mod accounts;
 mod api;
 mod assets;
 pub mod auth;
+pub mod calls;
 pub mod device;
 mod friends;
 pub mod limits;
@@ -16,6 +17,7 @@ mod owned_rooms;
 mod patterns;
 pub mod resume;
 pub mod schedule;
+mod share;
 pub mod site;
 pub mod tray;
 pub mod ws;
@@ -63,6 +65,12 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(api::remove_from_roster),
         )
         .route("/r/{id}/invite.ics", get(schedule::ics))
+        .route("/r/{id}/qr.svg", get(share::qr))
+        .route("/api/calls", get(calls::list).post(calls::start))
+        .route("/api/calls/{id}", get(calls::get_call))
+        .route("/api/calls/{id}/people", post(calls::add_people))
+        .route("/api/calls/{id}/accept", post(calls::accept))
+        .route("/api/calls/{id}/decline", post(calls::decline))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .merge(accounts::routes())

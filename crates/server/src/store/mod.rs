@@ -20,6 +20,8 @@ pub use controls::{hash_token, Invite, ReportRow, RosterEntry, Schedule, MAX_INV
 mod accounts;
 pub mod expiry;
 mod social;
+mod calls;
+pub use calls::{now_ms, Answer, CallRow, InviteeRow, RING_MS};
 
 pub use accounts::*;
 pub use social::*;
