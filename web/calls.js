@@ -54,6 +54,15 @@ export function onCalls(fn) {
 export function startCalls() {
   accountEvents().addEventListener("calls", (e) => {
     now = JSON.parse(/** @type {MessageEvent} */ (e).data);
+    // A ring that left the list and comes back (rung again) is a new ring.
+    const live = new Set(now.ringing.map((r) => r.id));
+    for (const id of [...dismissed]) if (!live.has(id)) dismissed.delete(id);
+    for (const [id, timer] of timers) {
+      if (!live.has(id)) {
+        window.clearTimeout(timer);
+        timers.delete(id);
+      }
+    }
     draw();
     for (const fn of listeners) fn(now);
   });

@@ -38,15 +38,15 @@ use crate::AppState;
 pub const MAX_IN_CALL: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct Person {
+pub struct CallPerson {
     pub username: String,
     pub display_name: String,
     pub avatar: Option<String>,
 }
 
-impl From<&Account> for Person {
-    fn from(a: &Account) -> Person {
-        Person {
+impl From<&Account> for CallPerson {
+    fn from(a: &Account) -> CallPerson {
+        CallPerson {
             username: a.username.clone(),
             display_name: a.display_name.clone(),
             avatar: a.avatar_url(),
@@ -68,7 +68,7 @@ pub struct CallView {
     pub id: String,
     /// Path of the call's room.
     pub path: String,
-    pub caller: Person,
+    pub caller: CallPerson,
     pub callees: Vec<Callee>,
     /// Its last participant left.
     pub ended: bool,
@@ -79,7 +79,7 @@ pub struct CallView {
 pub struct Ring {
     pub id: String,
     pub path: String,
-    pub caller: Person,
+    pub caller: CallPerson,
     /// Display names of the others called with me.
     pub others: Vec<String>,
 }
@@ -87,7 +87,7 @@ pub struct Ring {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct MissedCall {
     pub id: String,
-    pub caller: Person,
+    pub caller: CallPerson,
     /// When it rang (unix milliseconds).
     pub at: i64,
 }
@@ -130,8 +130,9 @@ pub async fn may_enter(state: &AppState, room_id: &str, account: Option<&Account
     Ok(state.store.invitees(room_id).await?.iter().any(|i| i.user_id == a.id))
 }
 
-/// Resolves usernames to friends of `me`, checking the list's shape.
-/// Unknown people and non-friends get the same `404`, as in friends.rs.
+/// Resolves usernames to friends of `me`, checking the list's length.
+/// Unknown people, non-friends and oneself get the same `404`, as in
+/// friends.rs; a name given twice counts once.
 async fn friends_named(state: &AppState, me: &Account, names: &[String]) -> Result<Vec<Account>, AppError> {
     if names.is_empty() {
         return Err(bad("name at least one friend to call"));
@@ -144,11 +145,8 @@ async fn friends_named(state: &AppState, me: &Account, names: &[String]) -> Resu
     let mut out = Vec::new();
     for n in names {
         let n = n.trim().to_ascii_lowercase();
-        if n == me.username {
-            return Err(bad("you cannot call yourself"));
-        }
         if !seen.insert(n.clone()) {
-            return Err(bad("the same person is named twice"));
+            continue;
         }
         let Some(f) = friends.iter().find(|f| f.username == n) else {
             return Err(AppError::new(
@@ -198,7 +196,7 @@ async fn view_of(state: &AppState, call: &CallRow) -> Result<CallView, sqlx::Err
     Ok(CallView {
         id: call.room_id.clone(),
         path: format!("/r/{}", call.room_id),
-        caller: caller.as_ref().map(Person::from).unwrap_or(Person {
+        caller: caller.as_ref().map(CallPerson::from).unwrap_or(CallPerson {
             username: String::new(),
             display_name: String::new(),
             avatar: None,
@@ -224,7 +222,7 @@ pub async fn calls_now(state: &AppState, me: &Account) -> Result<CallsNow, sqlx:
         ringing.push(Ring {
             path: format!("/r/{}", c.room_id),
             id: c.room_id,
-            caller: Person::from(&caller),
+            caller: CallPerson::from(&caller),
             others,
         });
     }
@@ -237,7 +235,7 @@ pub async fn calls_now(state: &AppState, me: &Account) -> Result<CallsNow, sqlx:
         let Some(caller) = state.store.account(&c.caller_id).await? else { continue };
         missed.push(MissedCall {
             id: c.room_id,
-            caller: Person::from(&caller),
+            caller: CallPerson::from(&caller),
             at,
         });
     }
@@ -286,9 +284,9 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<J
 /// in a room already are `busy` and not rung; the others ring for 30 s.
 #[utoipa::path(post, path = "/api/calls", tag = "calls", request_body = CallPeople,
     responses((status = 201, body = CallView),
-              (status = 400, body = ErrorBody, description = "invalid_call: nobody, more than 7, twice the same, or yourself"),
+              (status = 400, body = ErrorBody, description = "invalid_call: nobody, or more than 7"),
               (status = 401, body = ErrorBody),
-              (status = 404, body = ErrorBody, description = "user_not_found: not a friend (or no such user)"),
+              (status = 404, body = ErrorBody, description = "user_not_found: not a friend (or no such user, or yourself)"),
               (status = 429, body = ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,

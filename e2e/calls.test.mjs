@@ -1,0 +1,201 @@
+// Sharing and calls (issue 17), one server and one browser for the file.
+// - Share: the room's "Invite people" panel has the link, Copy link, a QR
+//   code drawn by Salon, and mailto:/messaging links carrying the link.
+// - Calls: Alice calls Bob and Carol from her friends page. Bob's home tab
+//   rings (WebAudio, a notification, who else is called); he accepts, and
+//   both decode each other within 2 s of the click. Carol declines and
+//   Alice sees it. Dave, not called, cannot get in with the link: the page
+//   says so and the server refuses his join (`not_invited`). Alice rings
+//   Carol again mid-call ("Add people"); Carol lets it ring, the call ends
+//   when Alice and Bob leave, and Carol's home lists the missed call.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startSalon, launchChromium, newPage, eventually, inboundStats } from "./helpers.mjs";
+
+let salon;
+let browser;
+
+before(async () => {
+  salon = await startSalon(["--room-creation", "accounts"]);
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+  await salon?.stop();
+});
+
+/** A signed-in page (sign-up through the API, the cookie lands in its context). */
+async function person(username, displayName, { notifications = false } = {}) {
+  const page = await newPage(browser);
+  const context = page.context();
+  if (notifications) await context.grantPermissions(["notifications"], { origin: salon.url });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: salon.url });
+  // Counts rings (AudioContexts made) and notifications shown.
+  await page.addInitScript(() => {
+    const w = /** @type {any} */ (window);
+    w.__rings = 0;
+    w.__notes = [];
+    const AC = window.AudioContext;
+    window.AudioContext = class extends AC {
+      constructor(...a) {
+        super(...a);
+        w.__rings++;
+      }
+    };
+    const N = window.Notification;
+    if (N) {
+      const Fake = function (title, opts) {
+        w.__notes.push(title);
+        return new N(title, opts);
+      };
+      Object.defineProperty(Fake, "permission", { get: () => N.permission });
+      Fake.requestPermission = N.requestPermission.bind(N);
+      window.Notification = /** @type {any} */ (Fake);
+    }
+  });
+  await page.goto(salon.url + "/account");
+  const status = await page.evaluate(async ([username, display_name]) => {
+    const r = await fetch("/api/accounts", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ username, display_name, password: "correct horse battery" }) });
+    return r.status;
+  }, [username, displayName]);
+  assert.equal(status, 201, `sign up ${username}`);
+  return page;
+}
+
+/** @param {import("playwright-core").Page} page */
+const api = (page, method, path, body) =>
+  page.evaluate(async ([method, path, body]) => {
+    const r = await fetch(path, { method, headers: body ? { "content-type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, [method, path, body]);
+
+async function befriend(a, b, bName, aName) {
+  assert.equal((await api(a, "POST", "/api/friends/requests", { username: bName })).status, 201);
+  assert.equal((await api(b, "POST", `/api/friends/requests/${aName}/accept`)).status, 200);
+}
+
+const decodes = (page) =>
+  inboundStats(page).then((s) => s.video.some((v) => v.framesDecoded > 0)).catch(() => false);
+
+test("share panel: link, copy, Salon's own QR code, e-mail and messaging links", async () => {
+  const host = await person("hana", "Hana");
+  try {
+    const room = await api(host, "POST", "/api/rooms", { name: "Book club" });
+    assert.equal(room.status, 201);
+    const qr = await host.evaluate(async (p) => {
+      const r = await fetch(`${p}/qr.svg`);
+      return { status: r.status, type: r.headers.get("content-type"), svg: (await r.text()).slice(0, 200) };
+    }, room.body.path);
+    assert.equal(qr.status, 200);
+    assert.equal(qr.type, "image/svg+xml");
+    assert.match(qr.svg, /<svg/);
+    await host.goto(salon.url + room.body.path);
+    await host.getByRole("button", { name: "Join", exact: true }).click();
+    await host.locator("#in-room").waitFor({ state: "visible" });
+    await host.getByRole("button", { name: "More" }).click();
+    await host.getByRole("button", { name: "Invite people" }).click();
+    const dialog = host.getByRole("dialog", { name: "Invite people" });
+    await dialog.waitFor();
+    assert.equal(await host.getByLabel("Room link").inputValue(), room.body.url);
+    // The QR picture is drawn (Salon's own route), not a broken image.
+    await eventually(() => host.locator("#share-qr").evaluate((img) => img.complete && img.naturalWidth > 0), { what: "QR code loaded" });
+    const hrefs = await host.locator("#share-apps a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
+    const enc = encodeURIComponent(room.body.url);
+    assert.ok(hrefs.some((h) => h.startsWith("mailto:?subject=") && h.includes(enc)), `mailto link: ${hrefs}`);
+    assert.ok(hrefs.some((h) => h.startsWith("sms:") && h.includes(enc)));
+    assert.ok(hrefs.some((h) => h.startsWith("https://wa.me/?text=") && h.includes(enc)));
+    assert.ok(hrefs.some((h) => h.startsWith("https://t.me/share/url?url=" + enc)));
+    // The system share sheet is offered exactly where the browser has one.
+    const hasShare = await host.evaluate(() => typeof navigator.share === "function");
+    assert.equal(await host.locator("#share-native").isVisible(), hasShare);
+    await dialog.getByRole("button", { name: "Copy link" }).click();
+    await host.getByText("Link copied.", { exact: false }).waitFor();
+    assert.equal(await host.evaluate(() => navigator.clipboard.readText()), room.body.url);
+    await dialog.getByRole("button", { name: "Close" }).click();
+  } finally {
+    await host.context().close();
+  }
+});
+
+test("Alice calls Bob and Carol: Bob accepts and both decode within 2 s, Carol declines, Dave stays out, a missed call is listed", async () => {
+  const alice = await person("alice", "Alice");
+  const bob = await person("bob", "Bob", { notifications: true });
+  const carol = await person("carol", "Carol");
+  const dave = await person("dave", "Dave");
+  try {
+    await befriend(alice, bob, "bob", "alice");
+    await befriend(alice, carol, "carol", "alice");
+    // Bob and Carol wait on their home pages.
+    await bob.goto(salon.url + "/");
+    await carol.goto(salon.url + "/");
+    await bob.getByRole("button", { name: "Call alice" }).waitFor();
+
+    // Alice picks both on her friends page and calls: her page joins the call at once.
+    await alice.goto(salon.url + "/friends");
+    await alice.getByRole("checkbox", { name: "Add bob to a group call" }).check();
+    await alice.getByRole("checkbox", { name: "Add carol to a group call" }).check();
+    await alice.getByRole("button", { name: "Call 2 friends" }).click();
+    await alice.locator("#in-room").waitFor({ state: "visible" });
+    const path = new URL(alice.url()).pathname;
+    assert.match(path, /^\/r\//);
+
+    // Bob's home rings: who calls, who else is called, a ring tone and a notification.
+    const ring = bob.getByRole("alertdialog", { name: "Alice is calling you" });
+    await ring.waitFor();
+    await ring.getByText("Also called: Carol").waitFor();
+    assert.ok((await bob.evaluate(() => /** @type {any} */ (window).__rings)) >= 1, "a ring tone played");
+    assert.deepEqual(await bob.evaluate(() => /** @type {any} */ (window).__notes), ["Alice is calling you"]);
+    await carol.getByRole("alertdialog", { name: "Alice is calling you" }).waitFor();
+
+    // Carol declines; Alice sees it.
+    await carol.getByRole("button", { name: "Decline" }).click();
+    await alice.locator("#call-people").getByText("Carol declined").waitFor();
+    await carol.getByRole("alertdialog").waitFor({ state: "detached" });
+
+    // Bob accepts; both decode each other within 2 s of the click.
+    const t0 = Date.now();
+    await ring.getByRole("button", { name: "Accept" }).click();
+    await bob.waitForURL(/\/r\//);
+    await eventually(async () => (await decodes(bob)) && (await decodes(alice)), { timeout: 15000, interval: 50, what: "Alice and Bob decode each other" });
+    const took = Date.now() - t0;
+    console.log(`accept -> both decoding: ${took} ms`);
+    assert.ok(took <= 2000, `both decode within 2 s of accepting (took ${took} ms)`);
+    await alice.locator("#call-people").getByText("Bob accepted").waitFor();
+
+    // Dave, not called, opens the link: the page says so, and the server refuses his join too.
+    await dave.goto(salon.url + path);
+    await dave.getByText("This call is only for the people called into it.").waitFor();
+    assert.equal(await dave.getByRole("button", { name: "Join", exact: true }).isDisabled(), true);
+    await dave.evaluate(() => {
+      const b = /** @type {HTMLButtonElement} */ (document.getElementById("join-btn"));
+      b.disabled = false;
+      /** @type {HTMLElement} */ (document.getElementById("join-error")).textContent = "";
+    });
+    await dave.getByRole("button", { name: "Join", exact: true }).click();
+    await dave.getByText("This call is only for the people called into it.").waitFor();
+    assert.equal(await dave.locator("#in-room").isVisible(), false);
+    const daveCall = await api(dave, "GET", `/api/calls/${path.slice(3)}`);
+    assert.equal(daveCall.status, 404);
+
+    // Alice rings Carol again mid-call; Carol lets it ring.
+    await alice.getByRole("button", { name: "Add people" }).click();
+    await alice.getByRole("checkbox", { name: "Carol (@carol)" }).check();
+    await alice.getByRole("button", { name: "Call them" }).click();
+    await alice.locator("#call-people").getByText("Carol: ringing…").waitFor();
+    await carol.getByRole("alertdialog", { name: "Alice is calling you" }).waitFor();
+
+    // Both leave: the call ends, Carol's ring stops, and her home lists the missed call.
+    await alice.getByRole("button", { name: "Leave" }).click();
+    await bob.getByRole("button", { name: "Leave" }).click();
+    await carol.getByRole("alertdialog").waitFor({ state: "detached" });
+    const missed = carol.getByRole("region", { name: "Missed calls" });
+    await missed.getByText("Missed call from Alice", { exact: false }).waitFor();
+    await missed.getByRole("button", { name: "Call Alice back" }).waitFor();
+    const calls = await api(carol, "GET", "/api/calls");
+    assert.equal(calls.body.missed.length, 1);
+    assert.equal(calls.body.ringing.length, 0);
+  } finally {
+    for (const p of [alice, bob, carol, dave]) await p.context().close();
+  }
+});
