@@ -8,21 +8,41 @@
 //   says so and the server refuses his join (`not_invited`). Alice rings
 //   Carol again mid-call ("Add people"); Carol lets it ring, the call ends
 //   when Alice and Bob leave, and Carol's home lists the missed call.
+// - Embedding: docs/embed-example.html, served from another origin, frames
+//   a room (`--embed-origins`), joins it by postMessage, and logs the
+//   joined, participant_joined, mute, participant_left and left events; the
+//   room's host decodes the embedded page's video.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { startSalon, launchChromium, newPage, eventually, inboundStats } from "./helpers.mjs";
 
 let salon;
 let browser;
 
+/** The site that embeds a room (another origin, and another site: localhost vs 127.0.0.1). */
+let site;
+let siteUrl;
+const EXAMPLE = readFileSync(join(process.cwd(), "docs/embed-example.html"), "utf8");
+
 before(async () => {
-  salon = await startSalon(["--room-creation", "accounts"]);
+  site = createServer((req, res) => {
+    const room = new URL(req.url ?? "/", "http://x").searchParams.get("room") ?? "";
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(EXAMPLE.replaceAll("SALON_ORIGIN", salon.url).replaceAll("ROOM_ID", room));
+  });
+  await new Promise((r) => site.listen(0, "127.0.0.1", r));
+  siteUrl = `http://localhost:${site.address().port}`;
+  salon = await startSalon(["--room-creation", "accounts", "--embed-origins", siteUrl]);
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
   await salon?.stop();
+  site?.close();
 });
 
 /** A signed-in page (sign-up through the API, the cookie lands in its context). */
@@ -72,7 +92,7 @@ const api = (page, method, path, body) =>
 
 async function befriend(a, b, bName, aName) {
   assert.equal((await api(a, "POST", "/api/friends/requests", { username: bName })).status, 201);
-  assert.equal((await api(b, "POST", `/api/friends/requests/${aName}/accept`)).status, 200);
+  assert.ok([200, 204].includes((await api(b, "POST", `/api/friends/requests/${aName}/accept`)).status));
 }
 
 const decodes = (page) =>
@@ -157,9 +177,17 @@ test("Alice calls Bob and Carol: Bob accepts and both decode within 2 s, Carol d
     const t0 = Date.now();
     await ring.getByRole("button", { name: "Accept" }).click();
     await bob.waitForURL(/\/r\//);
+    const tUrl = Date.now() - t0;
+    await bob.locator("#in-room").waitFor({ state: "visible" });
+    const tIn = Date.now() - t0;
     await eventually(async () => (await decodes(bob)) && (await decodes(alice)), { timeout: 15000, interval: 50, what: "Alice and Bob decode each other" });
     const took = Date.now() - t0;
-    console.log(`accept -> both decoding: ${took} ms`);
+    console.log(`accept -> both decoding: ${took} ms (page ${tUrl} ms, in the room ${tIn} ms)`);
+    if (process.env.CALLS_DIAG) console.log(JSON.stringify(await bob.evaluate(() => {
+      const nav = /** @type {any} */ (performance.getEntriesByType("navigation")[0]);
+      const res = performance.getEntriesByType("resource").map((r) => [r.name.replace(location.origin, "").slice(0, 40), Math.round(r.startTime), Math.round(r.responseEnd)]);
+      return { fetchStart: Math.round(nav.fetchStart), responseEnd: Math.round(nav.responseEnd), dcl: Math.round(nav.domContentLoadedEventEnd), res };
+    })));
     assert.ok(took <= 2000, `both decode within 2 s of accepting (took ${took} ms)`);
     await alice.locator("#call-people").getByText("Bob accepted").waitFor();
 
@@ -197,5 +225,48 @@ test("Alice calls Bob and Carol: Bob accepts and both decode within 2 s, Carol d
     assert.equal(calls.body.ringing.length, 0);
   } finally {
     for (const p of [alice, bob, carol, dave]) await p.context().close();
+  }
+});
+
+test("a room embedded in another origin's page works, and its postMessage events arrive", async () => {
+  const host = await person("ines", "Ines");
+  const page = await newPage(browser);
+  try {
+    const room = (await api(host, "POST", "/api/rooms", { name: "Embedded" })).body;
+    // Only the embed route may be framed, and only by the allowed site.
+    const csp = await host.evaluate(async (id) => {
+      const embed = await fetch(`/embed/r/${id}`);
+      const plain = await fetch(`/r/${id}`);
+      return [embed.status, embed.headers.get("content-security-policy"), plain.headers.get("content-security-policy")];
+    }, room.id);
+    assert.equal(csp[0], 200);
+    assert.match(csp[1], new RegExp(`frame-ancestors ${siteUrl};`));
+    assert.match(csp[2], /frame-ancestors 'none'/);
+
+    await host.goto(salon.url + room.path);
+    await host.getByRole("button", { name: "Join", exact: true }).click();
+    await host.locator("#in-room").waitFor({ state: "visible" });
+
+    await page.goto(`${siteUrl}/?room=${room.id}`);
+    const log = page.locator("#log li");
+    const events = async () => (await log.allInnerTexts()).map((t) => JSON.parse(t));
+    const seen = (type, f = () => true) =>
+      eventually(async () => (await events()).some((e) => e.type === type && f(e)), { what: `event ${type}` });
+    await seen("ready");
+    await page.getByRole("button", { name: "Join as Sam" }).click();
+    await seen("joined", (e) => e.you.name === "Sam");
+    await seen("participant_joined", (e) => e.participant.name === "Ines");
+    // The embedded room works: the host decodes Sam's video from the frame.
+    await eventually(() => decodes(host), { timeout: 20000, what: "the host decodes the embedded page" });
+    await seen("mute", (e) => e.audio === false);
+    await page.getByRole("button", { name: "Mute", exact: true }).click();
+    await seen("mute", (e) => e.audio === true);
+    await host.getByRole("button", { name: "Leave" }).click();
+    await seen("participant_left");
+    await page.getByRole("button", { name: "Leave" }).click();
+    await seen("left");
+  } finally {
+    await page.context().close();
+    await host.context().close();
   }
 });

@@ -4,6 +4,7 @@
  * controls, participant list) -> ended (left or connection lost).
  * Transport is protocol.js; tiles are grid.js; devices are devices.js.
  */
+import { getItem, setItem } from "./storage.js";
 import { t, translate, bindSwitcher, onLangChange, currentLang } from "./i18n.js";
 import { Bar } from "./bar.js";
 import { setIconButton } from "./icons.js";
@@ -15,6 +16,7 @@ import { Effects } from "./effects/index.js";
 import { createPanel } from "./effects/panel.js";
 import { openShare } from "./share.js";
 import { setUpCall } from "./call-room.js";
+import { emit, listen } from "./embed.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
@@ -95,9 +97,23 @@ Object.defineProperty(globalThis, "salonDebug", { value: { pc: () => client?.pc 
 translate();
 bindSwitcher($("lang"));
 onLangChange(renderLabels);
-$("name").value = localStorage.getItem(NAME_KEY) || "";
+$("name").value = getItem(NAME_KEY) || "";
 renderLabels();
 loadRoomName();
+// Inside another site's frame (embed.js): its commands, and our events to it.
+listen({
+  join: (name) => {
+    if (client) return;
+    if (name) $("name").value = name;
+    join();
+  },
+  leave: () => client?.leave(),
+  // true: off. Toggle only what differs.
+  mute: async (audio, video) => {
+    if (audio !== undefined && audio === local.micOn) await toggleMic();
+    if (video !== undefined && video === local.camOn) await toggleCam();
+  },
+});
 /** The camera/microphone start in progress: Join waits for it. */
 let previewing = startPreview();
 // The pre-join microphone meter, while the pre-join screen shows.
@@ -187,7 +203,7 @@ async function loadRoomName() {
   if (room?.url) shareLink = room.url;
   roomInfo = room;
   // Signed in: the account's display name, unless this browser chose another.
-  if (room?.your_name && !localStorage.getItem(NAME_KEY)) $("name").value = room.your_name;
+  if (room?.your_name && !getItem(NAME_KEY)) $("name").value = room.your_name;
   if (room?.host) {
     $("host-note").hidden = false;
     $("host-note").textContent = t("prejoin.youHost");
@@ -311,7 +327,7 @@ async function join() {
     $("name").focus();
     return;
   }
-  localStorage.setItem(NAME_KEY, name);
+  setItem(NAME_KEY, name);
   const button = $("join-btn");
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
@@ -349,6 +365,8 @@ function enterRoom(joined) {
   new ResizeObserver(scheduleView).observe($("grid"));
   selfId = joined.you.id;
   const me = { ...joined.you, audio: local.micOn && !!local.audio, video: local.camOn && !!local.video };
+  emit("joined", { you: { id: me.id, name: me.name } });
+  emit("mute", { audio: !me.audio, video: !me.video });
   people.set(me.id, me);
   grid.add(me, true);
   grid.setSelfVideo(me.id, local.camOn ? effects.track : null);
@@ -397,6 +415,7 @@ function wireClient(c) {
     const p = /** @type {CustomEvent} */ (e).detail.participant;
     people.set(p.id, p);
     grid?.add(p);
+    emit("participant_joined", { participant: { id: p.id, name: p.name } });
     toast(t("room.joinedToast", { name: p.name }));
     renderLabels();
   });
@@ -416,6 +435,7 @@ function wireClient(c) {
     people.delete(id);
     grid?.remove(id);
     grid?.remove(id + SCREEN_SUFFIX);
+    emit("participant_left", { id });
     if (p) toast(t("room.leftToast", { name: p.name }));
     renderLabels();
   });
@@ -575,6 +595,7 @@ function mutedHint() {
  * @param {string} titleKey @param {string} detail @param {boolean} [final] no way back
  */
 function end(titleKey, detail, final = false) {
+  emit("left");
   window.clearInterval(speakingTimer);
   bar.active = false;
   bar.open(null);
@@ -636,6 +657,7 @@ function publishState() {
     me.video = local.camOn && !!local.video;
     grid?.update(me);
     client?.sendState(me.audio, me.video, !!screen);
+    emit("mute", { audio: !me.audio, video: !me.video });
   }
   renderLabels();
 }

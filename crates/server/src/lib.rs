@@ -63,6 +63,8 @@ pub struct AppState {
     pub limits: Arc<http::limits::Limits>,
     /// `--trusted-proxy`: peers whose forwarding headers name the client.
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
+    /// `--embed-origins`: who may frame `/embed/r/<id>`.
+    pub embed_origins: Arc<Vec<String>>,
 }
 
 /// A request must send its whole header within this, and a kept-alive
@@ -176,6 +178,7 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         turn: turn.clone(),
         limits: Arc::new(http::limits::Limits::default()),
         trusted_proxies: Arc::new(config.trusted_proxy.clone()),
+        embed_origins: Arc::new(config.embed_origins.clone()),
     };
     store::expiry::spawn(state.store.clone(), state.rooms.clone(), config.room_expiry_days);
     http::calls::spawn_watcher(state.clone());

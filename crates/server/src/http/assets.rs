@@ -126,10 +126,15 @@ pub fn version() -> &'static str {
 
 /// The Content-Security-Policy, allowing the import map by its hash.
 pub fn csp() -> String {
+    csp_framed_by("'none'")
+}
+
+/// The policy with `frame-ancestors` set to `ancestors` (the embed page).
+pub fn csp_framed_by(ancestors: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {}; style-src 'self'; \
          img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
-         worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+         worker-src 'self' blob:; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'",
         BUILT.import_map_hash
     )
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod api;
 mod assets;
+mod embed;
 pub mod auth;
 pub mod calls;
 pub mod device;
@@ -44,6 +45,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
         .route("/r/{id}", get(room_page))
+        .route("/embed/r/{id}", get(embed::page))
         .route("/api/rooms", post(api::create_room))
         .route("/api/rooms/{id}", get(api::get_room))
         .route("/api/rooms/{id}/settings", axum::routing::put(api::put_settings))
@@ -108,8 +110,9 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             crate::client_addr::layer(trusted.clone(), req, next)
         }))
-        // The import map is allowed by its hash (http/assets.rs).
-        .layer(SetResponseHeaderLayer::overriding(
+        // The import map is allowed by its hash (http/assets.rs). The embed
+        // page sets its own (frame-ancestors from --embed-origins).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_str(&assets::csp()).expect("cannot fail: a literal and base64, all ASCII"),
         ))
