@@ -5,7 +5,8 @@
  *
  * Events (Salon -> the site), each `{source: "salon", type, ...}`:
  * `ready`, `joined` `{you: {id, name}}`, `participant_joined`
- * `{participant: {id, name}}`, `participant_left` `{id}`, `mute`
+ * `{participant: {id, name}}` (each one present when we join, then each
+ * newcomer), `participant_left` `{id}`, `mute`
  * `{audio, video}` (our microphone and camera, on each change), `left`.
  * Commands (the site -> Salon), each `{salon: "command", command, ...}`:
  * `join` `{name?}`, `leave`, `mute` `{audio?, video?}` (true: off).

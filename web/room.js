@@ -372,6 +372,7 @@ function enterRoom(joined) {
   grid.setSelfVideo(me.id, local.camOn ? effects.track : null);
   effectsPanel.mount($("effects-room"));
   for (const p of joined.participants) {
+    emit("participant_joined", { participant: { id: p.id, name: p.name } });
     people.set(p.id, p);
     grid.add(p);
     showScreen(p);
