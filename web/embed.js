@@ -30,8 +30,12 @@ export function emit(type, data = {}) {
   if (embedded) window.parent.postMessage({ source: "salon", type, ...data }, target);
 }
 
-/** Listens to the site's commands. @param {EmbedHooks} hooks */
-export function listen(hooks) {
+/**
+ * Listens to the site's commands, and says `ready` once the camera and
+ * microphone are set up (a `join` sent earlier would wait for them anyway).
+ * @param {Promise<unknown>} setUp @param {EmbedHooks} hooks
+ */
+export function listen(setUp, hooks) {
   if (!embedded) return;
   window.addEventListener("message", (e) => {
     if (e.source !== window.parent || (target !== "*" && e.origin !== target)) return;
@@ -41,5 +45,5 @@ export function listen(hooks) {
     else if (m.command === "leave") hooks.leave();
     else if (m.command === "mute") hooks.mute(typeof m.audio === "boolean" ? m.audio : undefined, typeof m.video === "boolean" ? m.video : undefined);
   });
-  emit("ready");
+  setUp.finally(() => emit("ready"));
 }

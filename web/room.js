@@ -100,8 +100,10 @@ onLangChange(renderLabels);
 $("name").value = getItem(NAME_KEY) || "";
 renderLabels();
 loadRoomName();
+/** The camera/microphone start in progress: Join waits for it. */
+let previewing = startPreview();
 // Inside another site's frame (embed.js): its commands, and our events to it.
-listen({
+listen(previewing, {
   join: (name) => {
     if (client) return;
     if (name) $("name").value = name;
@@ -114,8 +116,6 @@ listen({
     if (video !== undefined && video === local.camOn) await toggleCam();
   },
 });
-/** The camera/microphone start in progress: Join waits for it. */
-let previewing = startPreview();
 // The pre-join microphone meter, while the pre-join screen shows.
 const meterTimer = window.setInterval(() => {
   if ($("prejoin").hidden) return window.clearInterval(meterTimer);
