@@ -267,7 +267,9 @@ test("a room embedded in another origin's page works, and its postMessage events
     const log = page.locator("#log li");
     const events = async () => (await log.allInnerTexts()).map((t) => JSON.parse(t));
     const seen = (type, f = () => true) =>
-      eventually(async () => (await events()).some((e) => e.type === type && f(e)), { what: `event ${type}` });
+      eventually(async () => (await events()).some((e) => e.type === type && f(e)), { timeout: 30000, what: `event ${type}` }).catch(async (err) => {
+        throw new Error(`${err.message}; events: ${JSON.stringify(await events())}; frame: ${await page.frameLocator("#salon").locator("body").innerText().catch(() => "?")}`.slice(0, 3000));
+      });
     await seen("ready");
     await page.getByRole("button", { name: "Join as Sam" }).click();
     await seen("joined", (e) => e.you.name === "Sam");

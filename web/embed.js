@@ -7,7 +7,8 @@
  * `ready`, `joined` `{you: {id, name}}`, `participant_joined`
  * `{participant: {id, name}}` (each one present when we join, then each
  * newcomer), `participant_left` `{id}`, `mute`
- * `{audio, video}` (our microphone and camera, on each change), `left`.
+ * `{audio, video}` (our microphone and camera, on each change), `left`,
+ * `error` `{code, message}` (joining failed: the signaling error code).
  * Commands (the site -> Salon), each `{salon: "command", command, ...}`:
  * `join` `{name?}`, `leave`, `mute` `{audio?, video?}` (true: off).
  *

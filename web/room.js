@@ -344,6 +344,7 @@ async function join() {
     enterRoom(joined);
   } catch (err) {
     const e = /** @type {any} */ (err);
+    emit("error", { code: e.code ?? "internal", message: String(e.message ?? e) });
     $("join-error").textContent = errorText(e.code, e.message);
     client?.leave();
     client = null;
