@@ -268,7 +268,10 @@ test("a room embedded in another origin's page works, and its postMessage events
     const events = async () => (await log.allInnerTexts()).map((t) => JSON.parse(t));
     const seen = (type, f = () => true) =>
       eventually(async () => (await events()).some((e) => e.type === type && f(e)), { timeout: 30000, what: `event ${type}` }).catch(async (err) => {
-        throw new Error(`${err.message}; events: ${JSON.stringify(await events())}; frame: ${await page.frameLocator("#salon").locator("body").innerText().catch(() => "?")}`.slice(0, 3000));
+        await page.screenshot({ path: join(process.cwd(), "test-artifacts", "embed-failure.png") }).catch(() => {});
+        const fr = page.frames().find((x) => x.url().includes("/embed/"));
+        const inner = await fr?.evaluate(() => JSON.stringify({ url: location.href, prejoin: document.getElementById("prejoin")?.hidden, inRoom: document.getElementById("in-room")?.hidden, ended: document.getElementById("ended")?.hidden, err: document.getElementById("join-error")?.textContent, btn: /** @type {any} */ (document.getElementById("join-btn"))?.disabled, name: /** @type {any} */ (document.getElementById("name"))?.value })).catch((e) => String(e));
+        throw new Error(`${err.message}; inner: ${inner}; events: ${JSON.stringify(await events())}; frame: ${await page.frameLocator("#salon").locator("body").innerText().catch(() => "?")}`.slice(0, 3000));
       });
     await seen("ready");
     await page.getByRole("button", { name: "Join as Sam" }).click();
