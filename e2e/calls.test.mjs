@@ -17,7 +17,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startSalon, launchChromium, newPage, eventually, inboundStats } from "./helpers.mjs";
+import { startSalon, launchChromium, newPage, eventually, inboundStats, axeViolations } from "./helpers.mjs";
 
 let salon;
 let browser;
@@ -125,6 +125,7 @@ test("share panel: link, copy, Salon's own QR code, e-mail and messaging links",
     assert.equal(await host.getByLabel("Room link").inputValue(), room.body.url);
     // The QR picture is drawn (Salon's own route), not a broken image.
     await eventually(() => host.locator("#share-qr").evaluate((img) => img.complete && img.naturalWidth > 0), { what: "QR code loaded" });
+    assert.deepEqual(await axeViolations(host), [], "the share panel is accessible");
     const hrefs = await host.locator("#share-apps a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
     const enc = encodeURIComponent(room.body.url);
     assert.ok(hrefs.some((h) => h.startsWith("mailto:?subject=") && h.includes(enc)), `mailto link: ${hrefs}`);
@@ -172,6 +173,7 @@ test("Alice calls Bob and Carol: Bob accepts and both decode within 2 s, Carol d
     assert.ok((await bob.evaluate(() => /** @type {any} */ (window).__rings)) >= 1, "a ring tone played");
     assert.deepEqual(await bob.evaluate(() => /** @type {any} */ (window).__notes), ["Alice is calling you"]);
     await carol.getByRole("alertdialog", { name: "Alice is calling you" }).waitFor();
+    assert.deepEqual(await axeViolations(carol), [], "the home page with a ringing call is accessible");
 
     // Carol declines; Alice sees it.
     await carol.getByRole("button", { name: "Decline" }).click();
@@ -206,6 +208,7 @@ test("Alice calls Bob and Carol: Bob accepts and both decode within 2 s, Carol d
     })));
     assert.ok(took <= 2000, `both decode within 2 s of accepting (took ${took} ms)`);
     await alice.locator("#call-people").getByText("Bob accepted").waitFor();
+    assert.deepEqual(await axeViolations(alice), [], "the caller's room with the answers is accessible");
 
     // Dave, not called, opens the link: the page says so, and the server refuses his join too.
     await dave.goto(salon.url + path);

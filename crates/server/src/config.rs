@@ -330,11 +330,23 @@ fn parse_origin(s: &str) -> Result<String, String> {
 mod embed_origin_tests {
     #[test]
     fn origins_are_checked() {
-        assert_eq!(super::parse_origin("https://Example.org/").unwrap(), "https://example.org");
-        assert_eq!(super::parse_origin("http://127.0.0.1:8000").unwrap(), "http://127.0.0.1:8000");
-        for bad in ["example.org", "https://", "https://a.org/path", "https://*.a.org", "javascript:x", "https://a.org 'unsafe-inline'"] {
+        assert_eq!(
+            super::parse_origin("https://Example.org/").unwrap(),
+            "https://example.org"
+        );
+        assert_eq!(
+            super::parse_origin("http://127.0.0.1:8000").unwrap(),
+            "http://127.0.0.1:8000"
+        );
+        for bad in [
+            "example.org",
+            "https://",
+            "https://a.org/path",
+            "https://*.a.org",
+            "javascript:x",
+            "https://a.org 'unsafe-inline'",
+        ] {
             assert!(super::parse_origin(bad).is_err(), "{bad}");
         }
     }
 }
-

@@ -238,7 +238,10 @@ mod tests {
         let room = String::from_utf8(BUILT.pages["room.html"].clone()).unwrap();
         let v = version();
         assert!(room.contains(&format!("/style.css?v={v}\"")), "{room}");
-        assert!(room.contains(&format!("rel=\"modulepreload\" href=\"/bar.js?v={v}\"")), "{room}");
+        assert!(
+            room.contains(&format!("rel=\"modulepreload\" href=\"/bar.js?v={v}\"")),
+            "{room}"
+        );
         assert!(room.contains(&format!("/room.js?v={v}\"")));
         let map = room.find("type=\"importmap\"").unwrap();
         assert!(

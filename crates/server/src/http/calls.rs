@@ -210,7 +210,9 @@ async fn view_of(state: &AppState, call: &CallRow) -> Result<CallView, sqlx::Err
 pub async fn calls_now(state: &AppState, me: &Account) -> Result<CallsNow, sqlx::Error> {
     let mut ringing = Vec::new();
     for c in state.store.ringing_for(&me.id).await? {
-        let Some(caller) = state.store.account(&c.caller_id).await? else { continue };
+        let Some(caller) = state.store.account(&c.caller_id).await? else {
+            continue;
+        };
         let mut others = Vec::new();
         for i in state.store.invitees(&c.room_id).await? {
             if i.user_id != me.id {
@@ -232,7 +234,9 @@ pub async fn calls_now(state: &AppState, me: &Account) -> Result<CallsNow, sqlx:
     }
     let mut missed = Vec::new();
     for (c, at) in state.store.missed_by(&me.id).await? {
-        let Some(caller) = state.store.account(&c.caller_id).await? else { continue };
+        let Some(caller) = state.store.account(&c.caller_id).await? else {
+            continue;
+        };
         missed.push(MissedCall {
             id: c.room_id,
             caller: CallPerson::from(&caller),
@@ -247,7 +251,12 @@ async fn mine(state: &AppState, me: &Account, id: &str) -> Result<CallRow, AppEr
     if !store::is_room_id(id) {
         return Err(not_found());
     }
-    let call = state.store.call(id).await.map_err(AppError::internal)?.ok_or_else(not_found)?;
+    let call = state
+        .store
+        .call(id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(not_found)?;
     if call.caller_id == me.id {
         return Ok(call);
     }
@@ -305,7 +314,13 @@ pub async fn start(
     }
     let room = state
         .store
-        .create_room_with("", None, Default::default(), Some((&me.id, store::Visibility::Private)), None)
+        .create_room_with(
+            "",
+            None,
+            Default::default(),
+            Some((&me.id, store::Visibility::Private)),
+            None,
+        )
         .await
         .map_err(AppError::internal)?;
     let rings = ring_or_busy(&state, &people);
@@ -316,8 +331,16 @@ pub async fn start(
         .map_err(AppError::internal)?;
     rang(&state);
     tracing::info!(room = %super::ws::short(&room.id), people = rings.len(), "call started");
-    let call = state.store.call(&room.id).await.map_err(AppError::internal)?.ok_or_else(not_found)?;
-    Ok((StatusCode::CREATED, Json(view_of(&state, &call).await.map_err(AppError::internal)?)))
+    let call = state
+        .store
+        .call(&room.id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(not_found)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(view_of(&state, &call).await.map_err(AppError::internal)?),
+    ))
 }
 
 /// A call I make or was called into.
@@ -355,7 +378,11 @@ pub async fn add_people(
     let b = body(b)?;
     let call = mine(&state, &me, &id).await?;
     if call.caller_id != me.id {
-        return Err(AppError::new(StatusCode::FORBIDDEN, "not_caller", "only the caller adds people"));
+        return Err(AppError::new(
+            StatusCode::FORBIDDEN,
+            "not_caller",
+            "only the caller adds people",
+        ));
     }
     if call.ended_at.is_some() {
         return Err(call_ended());
@@ -378,7 +405,11 @@ pub async fn add_people(
     }
     let fresh: Vec<Account> = people.into_iter().filter(|p| !taken.contains(p.id.as_str())).collect();
     let rings = ring_or_busy(&state, &fresh);
-    state.store.add_invitees(&id, &rings).await.map_err(AppError::internal)?;
+    state
+        .store
+        .add_invitees(&id, &rings)
+        .await
+        .map_err(AppError::internal)?;
     rang(&state);
     Ok(Json(view_of(&state, &call).await.map_err(AppError::internal)?))
 }
@@ -419,7 +450,12 @@ async fn answer(state: AppState, headers: HeaderMap, id: String, a: Answer) -> R
     if call.ended_at.is_some() {
         return Err(call_ended());
     }
-    if !state.store.answer_call(&id, &me.id, a).await.map_err(AppError::internal)? {
+    if !state
+        .store
+        .answer_call(&id, &me.id, a)
+        .await
+        .map_err(AppError::internal)?
+    {
         return Err(not_found());
     }
     state.accounts.changed();

@@ -7,10 +7,10 @@
 pub mod accounts;
 mod api;
 mod assets;
-mod embed;
 pub mod auth;
 pub mod calls;
 pub mod device;
+mod embed;
 mod friends;
 pub mod limits;
 pub mod openapi;

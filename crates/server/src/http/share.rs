@@ -20,7 +20,11 @@ use crate::AppState;
 #[utoipa::path(get, path = "/r/{id}/qr.svg", tag = "rooms", params(("id" = String, Path)),
     responses((status = 200, content_type = "image/svg+xml", description = "the QR code of the room's link"),
               (status = 404, body = super::openapi::ErrorBody, description = "room_not_found")))]
-pub async fn qr(State(state): State<AppState>, Extension(base): Extension<BaseUrl>, Path(id): Path<String>) -> Response {
+pub async fn qr(
+    State(state): State<AppState>,
+    Extension(base): Extension<BaseUrl>,
+    Path(id): Path<String>,
+) -> Response {
     let room = match state.store.room(&id).await {
         Ok(Some(r)) => r,
         Ok(None) => {

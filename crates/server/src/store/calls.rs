@@ -69,7 +69,12 @@ pub fn now_ms() -> i64 {
 
 impl Store {
     /// Records a call into `room_id` (already created) with its invitees.
-    pub async fn create_call(&self, room_id: &str, caller: &str, invitees: &[(String, Answer)]) -> Result<(), sqlx::Error> {
+    pub async fn create_call(
+        &self,
+        room_id: &str,
+        caller: &str,
+        invitees: &[(String, Answer)],
+    ) -> Result<(), sqlx::Error> {
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO calls (room_id, caller_id, created_at) VALUES (?, ?, ?)")
@@ -252,24 +257,53 @@ mod tests {
         }
         let (alice, bob, carol, dave) = (&ids[0], &ids[1], &ids[2], &ids[3]);
         let room = store
-            .create_room_with("", None, Settings::default(), Some((alice, super::super::Visibility::Private)), None)
+            .create_room_with(
+                "",
+                None,
+                Settings::default(),
+                Some((alice, super::super::Visibility::Private)),
+                None,
+            )
             .await
             .unwrap();
         store
-            .create_call(&room.id, alice, &[(bob.clone(), Answer::Ringing), (carol.clone(), Answer::Ringing), (dave.clone(), Answer::Busy)])
+            .create_call(
+                &room.id,
+                alice,
+                &[
+                    (bob.clone(), Answer::Ringing),
+                    (carol.clone(), Answer::Ringing),
+                    (dave.clone(), Answer::Busy),
+                ],
+            )
             .await
             .unwrap();
         assert_eq!(store.ringing_for(bob).await.unwrap().len(), 1);
-        assert!(store.ringing_for(dave).await.unwrap().is_empty(), "busy people are not rung");
+        assert!(
+            store.ringing_for(dave).await.unwrap().is_empty(),
+            "busy people are not rung"
+        );
         assert!(store.answer_call(&room.id, bob, Answer::Accepted).await.unwrap());
         assert!(store.answer_call(&room.id, carol, Answer::Declined).await.unwrap());
-        assert!(!store.answer_call(&room.id, alice, Answer::Accepted).await.unwrap(), "the caller is no invitee");
-        let answers: Vec<Answer> = store.invitees(&room.id).await.unwrap().iter().map(|i| i.answer).collect();
+        assert!(
+            !store.answer_call(&room.id, alice, Answer::Accepted).await.unwrap(),
+            "the caller is no invitee"
+        );
+        let answers: Vec<Answer> = store
+            .invitees(&room.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.answer)
+            .collect();
         assert_eq!(answers, [Answer::Accepted, Answer::Declined, Answer::Busy]);
         assert_eq!(store.open_calls_of(alice).await.unwrap().len(), 1);
 
         // Ringing again, then the ring goes stale: missed, listed, no longer ringing.
-        store.add_invitees(&room.id, &[(carol.clone(), Answer::Ringing)]).await.unwrap();
+        store
+            .add_invitees(&room.id, &[(carol.clone(), Answer::Ringing)])
+            .await
+            .unwrap();
         assert_eq!(store.ringing_for(carol).await.unwrap().len(), 1);
         sqlx::query("UPDATE call_invitees SET rang_at = rang_at - 31000")
             .execute(&store.pool)
@@ -277,10 +311,16 @@ mod tests {
             .unwrap();
         assert!(store.ringing_for(carol).await.unwrap().is_empty());
         assert_eq!(store.missed_by(carol).await.unwrap().len(), 1);
-        assert!(store.missed_by(bob).await.unwrap().is_empty(), "an answered call is not missed");
+        assert!(
+            store.missed_by(bob).await.unwrap().is_empty(),
+            "an answered call is not missed"
+        );
 
         // An ended call rings no more; its pending rings are missed at once.
-        store.add_invitees(&room.id, &[(carol.clone(), Answer::Ringing)]).await.unwrap();
+        store
+            .add_invitees(&room.id, &[(carol.clone(), Answer::Ringing)])
+            .await
+            .unwrap();
         assert!(store.end_call(&room.id).await.unwrap());
         assert!(!store.end_call(&room.id).await.unwrap(), "ends once");
         assert!(store.ringing_for(carol).await.unwrap().is_empty());

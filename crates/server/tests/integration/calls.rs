@@ -15,7 +15,12 @@ fn answers(call: &Value) -> Vec<(String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["username"].as_str().unwrap().to_string(), c["answer"].as_str().unwrap().to_string()))
+        .map(|c| {
+            (
+                c["username"].as_str().unwrap().to_string(),
+                c["answer"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -35,7 +40,11 @@ async fn a_call_rings_admits_only_the_people_called_and_ends_with_a_missed_call(
     for (body, status, code) in [
         (json!({"usernames": []}), 400, "invalid_call"),
         (json!({"usernames": ["alice"]}), 404, "user_not_found"),
-        (json!({"usernames": ["a", "b", "c", "d", "e", "f", "g", "h"]}), 400, "invalid_call"),
+        (
+            json!({"usernames": ["a", "b", "c", "d", "e", "f", "g", "h"]}),
+            400,
+            "invalid_call",
+        ),
         (json!({"usernames": ["dave"]}), 404, "user_not_found"),
         (json!({"usernames": ["nobody"]}), 404, "user_not_found"),
     ] {
@@ -43,29 +52,52 @@ async fn a_call_rings_admits_only_the_people_called_and_ends_with_a_missed_call(
         assert_eq!((s, b["code"].as_str()), (status, Some(code)), "{body}: {b}");
     }
     let mut guest = Web::new(&server);
-    assert_eq!(guest.call("POST", "/api/calls", json!({"usernames": ["bob"]})).await.0, 401);
+    assert_eq!(
+        guest.call("POST", "/api/calls", json!({"usernames": ["bob"]})).await.0,
+        401
+    );
 
     // Erin is in a room already: busy. Bob's stream rings, naming Carol too.
     let erins_room = erin.create_room("", "private").await;
     let mut erin_sig = erin.signal().await;
-    assert!(matches!(join(&mut erin_sig, &erins_room, "Erin").await, ServerMsg::Joined { .. }));
+    assert!(matches!(
+        join(&mut erin_sig, &erins_room, "Erin").await,
+        ServerMsg::Joined { .. }
+    ));
     let mut bob_events = bob.tray_events().await;
     let idle = bob_events.next_of("calls", 5).await;
     assert_eq!(idle["ringing"], json!([]));
     let (s, call) = alice
-        .call("POST", "/api/calls", json!({"usernames": ["bob", "carol", "erin", "BOB"]}))
+        .call(
+            "POST",
+            "/api/calls",
+            json!({"usernames": ["bob", "carol", "erin", "BOB"]}),
+        )
         .await;
     assert_eq!(s, 201, "{call}");
     let id = call["id"].as_str().unwrap().to_string();
     assert_eq!(
         answers(&call),
-        [("bob".into(), "ringing".into()), ("carol".into(), "ringing".into()), ("erin".into(), "busy".into())]
+        [
+            ("bob".into(), "ringing".into()),
+            ("carol".into(), "ringing".into()),
+            ("erin".into(), "busy".into())
+        ]
     );
-    let ring = bob_events.until_of("calls", 5, |v| v["ringing"].as_array().is_some_and(|r| !r.is_empty())).await;
+    let ring = bob_events
+        .until_of("calls", 5, |v| v["ringing"].as_array().is_some_and(|r| !r.is_empty()))
+        .await;
     assert_eq!(ring["ringing"][0]["id"], id.as_str());
     assert_eq!(ring["ringing"][0]["caller"]["username"], "alice");
-    assert_eq!(ring["ringing"][0]["others"], json!(["carol", "erin"]), "display names of the others");
-    assert!(erin.get("/api/calls").await.1["ringing"].as_array().unwrap().is_empty(), "busy: not rung");
+    assert_eq!(
+        ring["ringing"][0]["others"],
+        json!(["carol", "erin"]),
+        "display names of the others"
+    );
+    assert!(
+        erin.get("/api/calls").await.1["ringing"].as_array().unwrap().is_empty(),
+        "busy: not rung"
+    );
 
     // The link lets nobody else in: Dave (signed in) and a guest get not_invited.
     let mut dave_sig = dave.signal().await;
@@ -79,27 +111,52 @@ async fn a_call_rings_admits_only_the_people_called_and_ends_with_a_missed_call(
         other => panic!("a guest got in: {other:?}"),
     }
     let (s, view) = dave.get(&format!("/api/rooms/{id}")).await;
-    assert_eq!((s, view["call"].as_bool(), view["may_enter"].as_bool()), (200, Some(true), Some(false)));
+    assert_eq!(
+        (s, view["call"].as_bool(), view["may_enter"].as_bool()),
+        (200, Some(true), Some(false))
+    );
     assert_eq!(dave.get(&format!("/api/calls/{id}")).await.0, 404);
-    assert_eq!(dave.call("POST", &format!("/api/calls/{id}/accept"), json!({})).await.0, 404);
+    assert_eq!(
+        dave.call("POST", &format!("/api/calls/{id}/accept"), json!({})).await.0,
+        404
+    );
 
     // Alice and Bob are in; Carol declines and Alice sees it.
     let mut alice_sig = alice.signal().await;
-    assert!(matches!(join(&mut alice_sig, &id, "Alice").await, ServerMsg::Joined { .. }));
+    assert!(matches!(
+        join(&mut alice_sig, &id, "Alice").await,
+        ServerMsg::Joined { .. }
+    ));
     let (s, _) = bob.call("POST", &format!("/api/calls/{id}/accept"), json!({})).await;
     assert_eq!(s, 200);
     let mut bob_sig = bob.signal().await;
     assert!(matches!(join(&mut bob_sig, &id, "Bob").await, ServerMsg::Joined { .. }));
-    assert_eq!(carol.call("POST", &format!("/api/calls/{id}/decline"), json!({})).await.0, 200);
+    assert_eq!(
+        carol
+            .call("POST", &format!("/api/calls/{id}/decline"), json!({}))
+            .await
+            .0,
+        200
+    );
     let (_, now) = alice.get("/api/calls").await;
     assert_eq!(
         answers(&now["mine"][0]),
-        [("bob".into(), "accepted".into()), ("carol".into(), "declined".into()), ("erin".into(), "busy".into())]
+        [
+            ("bob".into(), "accepted".into()),
+            ("carol".into(), "declined".into()),
+            ("erin".into(), "busy".into())
+        ]
     );
 
     // Only the caller adds people, up to 8 in all: Alice, Bob, Erin (busy
     // still holds her place) and five more; a sixth is one too many.
-    let (s, b) = bob.call("POST", &format!("/api/calls/{id}/people"), json!({"usernames": ["alice"]})).await;
+    let (s, b) = bob
+        .call(
+            "POST",
+            &format!("/api/calls/{id}/people"),
+            json!({"usernames": ["alice"]}),
+        )
+        .await;
     assert_eq!((s, b["code"].as_str()), (403, Some("not_caller")));
     let mut more = Vec::new();
     for i in 0..6 {
@@ -108,13 +165,22 @@ async fn a_call_rings_admits_only_the_people_called_and_ends_with_a_missed_call(
         more.push(f);
     }
     let five: Vec<String> = (0..5).map(|i| format!("friend{i}")).collect();
-    let (s, b) = alice.call("POST", &format!("/api/calls/{id}/people"), json!({"usernames": five})).await;
+    let (s, b) = alice
+        .call("POST", &format!("/api/calls/{id}/people"), json!({"usernames": five}))
+        .await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = alice
-        .call("POST", &format!("/api/calls/{id}/people"), json!({"usernames": ["friend5"]}))
+        .call(
+            "POST",
+            &format!("/api/calls/{id}/people"),
+            json!({"usernames": ["friend5"]}),
+        )
         .await;
     assert_eq!((s, b["code"].as_str()), (409, Some("call_full")));
-    assert!(!more[0].get("/api/calls").await.1["ringing"].as_array().unwrap().is_empty());
+    assert!(!more[0].get("/api/calls").await.1["ringing"]
+        .as_array()
+        .unwrap()
+        .is_empty());
 
     // Both leave: the call ends; friend0's pending ring is a missed call.
     alice_sig.send(&ClientMsg::Leave {}).await;
@@ -131,7 +197,9 @@ async fn a_call_rings_admits_only_the_people_called_and_ends_with_a_missed_call(
     let (_, f0) = more[0].get("/api/calls").await;
     assert_eq!(f0["ringing"], json!([]));
     assert_eq!(f0["missed"][0]["caller"]["username"], "alice");
-    let (s, b) = more[0].call("POST", &format!("/api/calls/{id}/accept"), json!({})).await;
+    let (s, b) = more[0]
+        .call("POST", &format!("/api/calls/{id}/accept"), json!({}))
+        .await;
     assert_eq!((s, b["code"].as_str()), (410, Some("call_ended")));
     drop(erin_sig);
 }
