@@ -206,7 +206,7 @@ test("Alice calls Bob and Carol: Bob accepts and both decode within 2 s, Carol d
       const res = performance.getEntriesByType("resource").map((r) => [r.name.replace(location.origin, "").slice(0, 40), Math.round(r.startTime), Math.round(r.responseEnd)]);
       return { origin: Math.round(performance.timeOrigin - Number(sessionStorage.getItem("acceptedAt"))), fetchStart: Math.round(nav.fetchStart), requestStart: Math.round(nav.requestStart), responseStart: Math.round(nav.responseStart), responseEnd: Math.round(nav.responseEnd), dcl: Math.round(nav.domContentLoadedEventEnd), res };
     })));
-    // The issue's 2 s: met at a median of ~1.8 s here, but past it in about one run in three
+    // The issue's 2 s: met in most runs at a load average of 4-7, past it in about half the runs
     // when this shared 2-core machine is overloaded (RELIABILITY.md, "Calls"). Like the graceful
     // half of restart.test, it reports as a todo when missed until the path is faster; the gate
     // is that both decode at all (the eventually above, 15 s).
