@@ -1,10 +1,12 @@
 // @ts-check
 /**
  * The account links in the top bar of the home, account and friends pages:
- * "Sign in" when signed out; profile, friends and "Sign out" when signed in.
+ * "Sign in" when signed out; profile, friends and "Sign out" when signed in,
+ * and the ringer for incoming calls (calls.js).
  */
 import { t, onLangChange } from "./i18n.js";
 import { api } from "./api.js";
+import { startCalls } from "./calls.js";
 
 /**
  * @param {HTMLElement} nav
@@ -39,4 +41,6 @@ export function renderAccountBar(nav, account) {
   };
   draw();
   onLangChange(draw);
+  // Every signed-in page rings for incoming calls.
+  if (account) startCalls();
 }

@@ -172,7 +172,7 @@ export class Bar {
       ["effects-btn", "sparkle", t("fx.button"), t("fx.button")],
       ["music-btn", "music", t(s.music ? "room.musicOn" : "room.musicOff"), t(s.music ? "room.musicOn" : "room.musicOff")],
       ["selfview-btn", "eye", t(s.hideSelf ? "room.showSelf" : "room.hideSelf"), t(s.hideSelf ? "room.showSelf" : "room.hideSelf")],
-      ["copy-btn", "link", t("room.copyLink"), t("room.copyLink")],
+      ["invite-btn", "share", t("share.button"), t("share.button")],
       ["report-btn", "flag", t("report.button"), t("report.button")],
       ["keys-btn", "keyboard", t("keys.button"), t("keys.button")],
     ];

@@ -32,7 +32,10 @@ export class LocalMedia {
   /** Opens what is switched on. Returns an error message key or null. */
   async open() {
     let failed = false;
-    if (this.micOn && !this.audio) {
+    // Microphone and camera are asked for at once (a call joins as soon as
+    // both are there); each may fail on its own.
+    const mic = async () => {
+      if (!this.micOn || this.audio) return;
       try {
         // Music mode ("original sound"): no echo cancellation, noise
         // suppression or gain control, which treat music as noise; stereo.
@@ -47,8 +50,9 @@ export class LocalMedia {
         failed = true;
         this.micOn = false;
       }
-    }
-    if (this.camOn && !this.video) {
+    };
+    const cam = async () => {
+      if (!this.camOn || this.video) return;
       try {
         const s = await navigator.mediaDevices.getUserMedia({
           video: { width: { ideal: 1280 }, height: { ideal: 720 }, ...(this.cameraId ? { deviceId: { exact: this.cameraId } } : {}) },
@@ -58,7 +62,8 @@ export class LocalMedia {
         failed = true;
         this.camOn = false;
       }
-    }
+    };
+    await Promise.all([mic(), cam()]);
     return failed ? "prejoin.mediaDenied" : null;
   }
 

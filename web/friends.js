@@ -7,6 +7,7 @@
 import { t, translate, bindSwitcher, onLangChange } from "./i18n.js";
 import { api, session, messageOf } from "./api.js";
 import { renderAccountBar } from "./accountbar.js";
+import { callFriends, notificationsButton } from "./calls.js";
 
 translate();
 bindSwitcher(/** @type {HTMLSelectElement} */ (document.getElementById("lang")));
@@ -63,6 +64,26 @@ function fill(list, rows) {
   list.replaceChildren(...rows);
 }
 
+/** Friends ticked for a group call (usernames). */
+const picked = new Set();
+
+/** @param {string[]} usernames */
+async function startCall(usernames) {
+  try {
+    await callFriends(usernames);
+  } catch (e) {
+    el("call-status").textContent = messageOf(e);
+  }
+}
+
+function drawCallButton() {
+  for (const u of [...picked]) if (!view.friends.some((f) => f.username === u)) picked.delete(u);
+  const b = el("call-selected");
+  b.textContent = t("call.callSelected", { count: picked.size });
+  b.disabled = picked.size === 0 || picked.size > 7;
+  el("call-status").textContent = picked.size > 7 ? t("call.tooMany") : "";
+}
+
 function draw() {
   const enc = encodeURIComponent;
   fill(el("incoming"), view.incoming.map((p) => {
@@ -74,7 +95,23 @@ function draw() {
   fill(el("outgoing"), view.outgoing.map((p) => row(`@${p.username}`,
     button(t("friends.cancel"), t("friends.cancelLabel", { name: p.username }), () => api("DELETE", `/api/friends/requests/${enc(p.username)}`)))));
   fill(el("friends"), view.friends.map((p) => {
+    const pick = document.createElement("input");
+    pick.type = "checkbox";
+    pick.checked = picked.has(p.username);
+    pick.setAttribute("aria-label", t("call.pickLabel", { name: p.username }));
+    pick.addEventListener("change", () => {
+      if (pick.checked) picked.add(p.username);
+      else picked.delete(p.username);
+      drawCallButton();
+    });
+    const call = document.createElement("button");
+    call.type = "button";
+    call.className = "primary";
+    call.textContent = t("call.call");
+    call.setAttribute("aria-label", t("call.callLabel", { name: p.username }));
+    call.addEventListener("click", () => startCall([p.username]));
     const li = row(`${p.display_name} (@${p.username})`,
+      call,
       button(t("friends.unfriend"), t("friends.unfriendLabel", { name: p.username }), () => api("DELETE", `/api/friends/${enc(p.username)}`)),
       button(t("friends.block"), t("friends.blockLabel", { name: p.username }), async () => {
         if (confirm(t("friends.blockConfirm", { name: p.username }))) await api("POST", "/api/blocks", { username: p.username });
@@ -86,8 +123,10 @@ function draw() {
       img.className = "avatar";
       li.prepend(img);
     }
+    li.prepend(pick);
     return li;
   }));
+  drawCallButton();
   fill(el("blocked"), view.blocked.map((p) => row(`@${p.username}`,
     button(t("friends.unblock"), t("friends.unblockLabel", { name: p.username }), () => api("DELETE", `/api/blocks/${enc(p.username)}`)))));
 }
@@ -100,6 +139,8 @@ async function init() {
     return;
   }
   el("friends-page").hidden = false;
+  el("call-selected").addEventListener("click", () => startCall([...picked]));
+  notificationsButton(el("call-selected").parentElement);
   el("find").addEventListener("submit", async (/** @type {Event} */ e) => {
     e.preventDefault();
     const username = el("find-username").value.trim();

@@ -8,6 +8,7 @@ import { t, onLangChange } from "./i18n.js";
 import { api, session, messageOf } from "./api.js";
 import { renderAccountBar } from "./accountbar.js";
 import { startTray } from "./tray.js";
+import { callFriends } from "./calls.js";
 
 const visibility = /** @type {HTMLFieldSetElement} */ (document.getElementById("visibility"));
 let signedIn = false;
@@ -27,6 +28,7 @@ async function init() {
     visibility.hidden = false;
     startTray(/** @type {HTMLElement} */ (document.getElementById("tray")));
     startMyRooms(/** @type {HTMLElement} */ (document.getElementById("my-rooms")));
+    startCallCard(/** @type {HTMLElement} */ (document.getElementById("call-card")));
   } else if (s.room_creation === "accounts") {
     /** @type {HTMLElement} */ (document.getElementById("need-account")).hidden = false;
     /** @type {HTMLFormElement} */ (document.getElementById("create")).hidden = true;
@@ -34,6 +36,37 @@ async function init() {
     const schedule = document.getElementById("schedule-card");
     if (schedule) schedule.hidden = true;
   }
+}
+
+/** Each friend with a Call button (a friend's entry on the home page). @param {HTMLElement} section */
+async function startCallCard(section) {
+  section.hidden = false;
+  const list = /** @type {HTMLUListElement} */ (section.querySelector("ul"));
+  const empty = /** @type {HTMLElement} */ (section.querySelector(".empty"));
+  const status = /** @type {HTMLElement} */ (section.querySelector("[role=status]"));
+  /** @type {Array<{username: string, display_name: string, avatar: string | null}>} */
+  let friends = [];
+  const draw = () => {
+    empty.hidden = friends.length > 0;
+    list.replaceChildren(
+      ...friends.map((f) => {
+        const li = document.createElement("li");
+        const name = document.createElement("span");
+        name.textContent = f.display_name;
+        const call = document.createElement("button");
+        call.type = "button";
+        call.className = "primary";
+        call.textContent = t("call.call");
+        call.setAttribute("aria-label", t("call.callLabel", { name: f.username }));
+        call.addEventListener("click", () => callFriends([f.username]).catch((e) => (status.textContent = messageOf(e))));
+        li.append(name, call);
+        return li;
+      }),
+    );
+  };
+  friends = (await api("GET", "/api/friends").catch(() => ({ friends: [] }))).friends;
+  draw();
+  onLangChange(draw);
 }
 
 /** @param {HTMLElement} section */

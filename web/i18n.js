@@ -11,13 +11,14 @@
  * category of the language) when the table has them. Dates and times are
  * formatted with the page's language (`currentLang()`), not the browser's.
  */
+import { getItem, setItem } from "./storage.js";
 /** @type {Record<string, Record<string, string>>} the tables loaded so far */
 export const tables = {};
 const STORAGE_KEY = "salon.lang";
 
 /** @returns {"en" | "fr"} */
 function initialLang() {
-  const saved = localStorage.getItem(STORAGE_KEY);
+  const saved = getItem(STORAGE_KEY);
   if (saved === "en" || saved === "fr") return saved;
   return (navigator.language || "en").toLowerCase().startsWith("fr") ? "fr" : "en";
 }
@@ -65,7 +66,7 @@ export function translate(root = document) {
 export async function setLang(next) {
   await load(next);
   lang = next;
-  localStorage.setItem(STORAGE_KEY, next);
+  setItem(STORAGE_KEY, next);
   translate();
   for (const f of listeners) f();
 }

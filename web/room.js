@@ -4,6 +4,7 @@
  * controls, participant list) -> ended (left or connection lost).
  * Transport is protocol.js; tiles are grid.js; devices are devices.js.
  */
+import { getItem, setItem } from "./storage.js";
 import { t, translate, bindSwitcher, onLangChange, currentLang } from "./i18n.js";
 import { Bar } from "./bar.js";
 import { setIconButton } from "./icons.js";
@@ -13,6 +14,9 @@ import { LocalMedia } from "./devices.js";
 import { RoomLife } from "./controls.js";
 import { Effects } from "./effects/index.js";
 import { createPanel } from "./effects/panel.js";
+import { openShare } from "./share.js";
+import { setUpCall } from "./call-room.js";
+import { emit, listen } from "./embed.js";
 
 /** @typedef {import("./protocol.js").Participant} Participant */
 
@@ -93,11 +97,25 @@ Object.defineProperty(globalThis, "salonDebug", { value: { pc: () => client?.pc 
 translate();
 bindSwitcher($("lang"));
 onLangChange(renderLabels);
-$("name").value = localStorage.getItem(NAME_KEY) || "";
+$("name").value = getItem(NAME_KEY) || "";
 renderLabels();
 loadRoomName();
 /** The camera/microphone start in progress: Join waits for it. */
 let previewing = startPreview();
+// Inside another site's frame (embed.js): its commands, and our events to it.
+listen(previewing, {
+  join: (name) => {
+    if (client) return;
+    if (name) $("name").value = name;
+    join();
+  },
+  leave: () => client?.leave(),
+  // true: off. Toggle only what differs.
+  mute: async (audio, video) => {
+    if (audio !== undefined && audio === local.micOn) await toggleMic();
+    if (video !== undefined && video === local.camOn) await toggleCam();
+  },
+});
 // The pre-join microphone meter, while the pre-join screen shows.
 const meterTimer = window.setInterval(() => {
   if ($("prejoin").hidden) return window.clearInterval(meterTimer);
@@ -137,7 +155,9 @@ $("cam-btn").addEventListener("click", toggleCam);
 $("leave-btn").addEventListener("click", () => {
   client?.leave();
 });
-$("copy-btn").addEventListener("click", copyLink);
+$("invite-btn").addEventListener("click", () =>
+  openShare({ link: shareLink ?? location.href, roomId, title: roomInfo?.name ?? "", toast }),
+);
 $("rejoin-btn").addEventListener("click", () => location.reload());
 // Closing the tab is leaving, not a dropped connection: nobody waits for us.
 window.addEventListener("pagehide", () => client?.leave());
@@ -183,7 +203,7 @@ async function loadRoomName() {
   if (room?.url) shareLink = room.url;
   roomInfo = room;
   // Signed in: the account's display name, unless this browser chose another.
-  if (room?.your_name && !localStorage.getItem(NAME_KEY)) $("name").value = room.your_name;
+  if (room?.your_name && !getItem(NAME_KEY)) $("name").value = room.your_name;
   if (room?.host) {
     $("host-note").hidden = false;
     $("host-note").textContent = t("prejoin.youHost");
@@ -192,6 +212,7 @@ async function loadRoomName() {
     $("room-title").textContent = room.name;
     document.title = `${room.name} · Salon`;
   }
+  if (room?.call) setUpCall(room, { join, toast });
   if (room?.schedule) {
     // The server's clock decides; a wrong local clock only shifts the display.
     const skew = Date.now() - room.now * 1000;
@@ -306,7 +327,7 @@ async function join() {
     $("name").focus();
     return;
   }
-  localStorage.setItem(NAME_KEY, name);
+  setItem(NAME_KEY, name);
   const button = $("join-btn");
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
@@ -323,6 +344,7 @@ async function join() {
     enterRoom(joined);
   } catch (err) {
     const e = /** @type {any} */ (err);
+    emit("error", { code: e.code ?? "internal", message: String(e.message ?? e) });
     $("join-error").textContent = errorText(e.code, e.message);
     client?.leave();
     client = null;
@@ -344,11 +366,14 @@ function enterRoom(joined) {
   new ResizeObserver(scheduleView).observe($("grid"));
   selfId = joined.you.id;
   const me = { ...joined.you, audio: local.micOn && !!local.audio, video: local.camOn && !!local.video };
+  emit("joined", { you: { id: me.id, name: me.name } });
+  emit("mute", { audio: !me.audio, video: !me.video });
   people.set(me.id, me);
   grid.add(me, true);
   grid.setSelfVideo(me.id, local.camOn ? effects.track : null);
   effectsPanel.mount($("effects-room"));
   for (const p of joined.participants) {
+    emit("participant_joined", { participant: { id: p.id, name: p.name } });
     people.set(p.id, p);
     grid.add(p);
     showScreen(p);
@@ -392,6 +417,7 @@ function wireClient(c) {
     const p = /** @type {CustomEvent} */ (e).detail.participant;
     people.set(p.id, p);
     grid?.add(p);
+    emit("participant_joined", { participant: { id: p.id, name: p.name } });
     toast(t("room.joinedToast", { name: p.name }));
     renderLabels();
   });
@@ -411,6 +437,7 @@ function wireClient(c) {
     people.delete(id);
     grid?.remove(id);
     grid?.remove(id + SCREEN_SUFFIX);
+    emit("participant_left", { id });
     if (p) toast(t("room.leftToast", { name: p.name }));
     renderLabels();
   });
@@ -571,6 +598,7 @@ function mutedHint() {
  * @param {string} titleKey @param {string} detail @param {boolean} [final] no way back
  */
 function end(titleKey, detail, final = false) {
+  emit("left");
   window.clearInterval(speakingTimer);
   bar.active = false;
   bar.open(null);
@@ -632,6 +660,7 @@ function publishState() {
     me.video = local.camOn && !!local.video;
     grid?.update(me);
     client?.sendState(me.audio, me.video, !!screen);
+    emit("mute", { audio: !me.audio, video: !me.video });
   }
   renderLabels();
 }
@@ -669,16 +698,6 @@ async function stopShare() {
   await client?.setScreen(null, null);
   grid?.remove(selfId + SCREEN_SUFFIX);
   publishState();
-}
-
-async function copyLink() {
-  const link = shareLink ?? location.href;
-  try {
-    await navigator.clipboard.writeText(link);
-    toast(t("room.linkCopied"));
-  } catch {
-    toast(t("room.linkCopyFailed", { link }));
-  }
 }
 
 function renderPeople() {

@@ -5,6 +5,7 @@
  * tray at once and again on every change; EventSource reconnects by itself.
  */
 import { t, onLangChange } from "./i18n.js";
+import { accountEvents } from "./events.js";
 
 /**
  * @typedef {{id: string, name: string, path: string, host: {username: string, display_name: string, avatar: string | null}, friends_inside: string[], others: number}} TrayRoom
@@ -20,7 +21,7 @@ export function startTray(section) {
     list.replaceChildren(...rooms.map(item));
     empty.hidden = rooms.length > 0;
   };
-  const source = new EventSource("/api/tray/events");
+  const source = accountEvents();
   source.addEventListener("tray", (e) => {
     rooms = JSON.parse(/** @type {MessageEvent} */ (e).data).rooms;
     draw();

@@ -24,6 +24,7 @@
  * Only when even rare segmentation cannot keep up are frames dropped (the
  * processor's small queue discards the oldest).
  */
+import { getItem } from "../storage.js";
 import { Compositor, outputSize } from "./compositor.js";
 import { SEG_W, SEG_H } from "./segmenter.js";
 
@@ -40,7 +41,7 @@ const MAX_SEG_INTERVAL = 1000;
 /** @returns {"insertable" | "canvas" | null} */
 export function supportedPath() {
   const g = /** @type {any} */ (globalThis);
-  const forced = localStorage.getItem("salon.fxPath") === "canvas";
+  const forced = getItem("salon.fxPath") === "canvas";
   if (!forced && g.MediaStreamTrackProcessor && g.MediaStreamTrackGenerator && g.VideoFrame && g.OffscreenCanvas && g.Worker) return "insertable";
   const probe = document.createElement("canvas");
   if ("captureStream" in probe && probe.getContext("2d")) return "canvas";
@@ -55,7 +56,7 @@ export function supportedPath() {
  * @returns {"webgl" | "2d"}
  */
 export function chooseRenderer() {
-  const forced = localStorage.getItem("salon.fxRenderer");
+  const forced = getItem("salon.fxRenderer");
   if (forced === "webgl" || forced === "2d") return forced;
   const gl = /** @type {WebGL2RenderingContext | null} */ (document.createElement("canvas").getContext("webgl2"));
   if (!gl) return "2d";

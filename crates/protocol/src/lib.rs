@@ -463,6 +463,9 @@ pub enum ErrorCode {
     /// `resume` found nothing to resume (unknown or expired token, or the
     /// server restarted): `join` afresh.
     ResumeFailed,
+    /// A call is only for the people called into it: its link alone does
+    /// not let anyone in.
+    NotInvited,
 }
 
 impl ServerMsg {

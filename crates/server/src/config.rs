@@ -135,6 +135,11 @@ pub struct Config {
     /// peer, never a forwarding header.
     #[arg(long, env = "SALON_METRICS_ALLOW", value_delimiter = ',', value_parser = parse_net)]
     pub metrics_allow: Vec<ipnet::IpNet>,
+    /// Sites allowed to embed rooms in a frame (`/embed/r/<id>`), as
+    /// origins, comma-separated (e.g. `https://www.example.org`): the
+    /// embed page's `frame-ancestors`. None (the default): no embedding.
+    #[arg(long, env = "SALON_EMBED_ORIGINS", value_delimiter = ',', value_parser = parse_origin)]
+    pub embed_origins: Vec<String>,
 
     /// Rooms nobody entered for this many days are deleted with their
     /// invites (a room with a session scheduled ahead is kept); 0 keeps
@@ -278,6 +283,7 @@ impl Config {
             trusted_proxy: Vec::new(),
             metrics_allow: Vec::new(),
             config: None,
+            embed_origins: Vec::new(),
             room_expiry_days: 90,
         }
     }
@@ -457,5 +463,48 @@ mod file_tests {
             .unwrap_err()
             .to_string()
             .contains("reading the config file"));
+    }
+}
+
+/// An origin for `--embed-origins`: `http` or `https`, a host, an optional
+/// port, nothing else (no path, no wildcard: each site is named).
+fn parse_origin(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('/');
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| format!("{s}: an origin starts with https:// or http://"))?;
+    let ok = !rest.is_empty()
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !ok {
+        return Err(format!("{s}: an origin is scheme://host[:port], nothing more"));
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod embed_origin_tests {
+    #[test]
+    fn origins_are_checked() {
+        assert_eq!(
+            super::parse_origin("https://Example.org/").unwrap(),
+            "https://example.org"
+        );
+        assert_eq!(
+            super::parse_origin("http://127.0.0.1:8000").unwrap(),
+            "http://127.0.0.1:8000"
+        );
+        for bad in [
+            "example.org",
+            "https://",
+            "https://a.org/path",
+            "https://*.a.org",
+            "javascript:x",
+            "https://a.org 'unsafe-inline'",
+        ] {
+            assert!(super::parse_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -66,6 +66,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<ipnet::IpNet>>,
     /// `--metrics-allow`: who besides loopback may read `/metrics`.
     pub metrics_allow: Arc<Vec<ipnet::IpNet>>,
+    /// `--embed-origins`: who may frame `/embed/r/<id>`.
+    pub embed_origins: Arc<Vec<String>>,
 }
 
 /// A request must send its whole header within this, and a kept-alive
@@ -183,8 +185,10 @@ pub async fn start(config: Config) -> anyhow::Result<Salon> {
         limits: Arc::new(http::limits::Limits::default()),
         trusted_proxies: Arc::new(config.trusted_proxy.clone()),
         metrics_allow: Arc::new(config.metrics_allow.clone()),
+        embed_origins: Arc::new(config.embed_origins.clone()),
     };
     store::expiry::spawn(state.store.clone(), state.rooms.clone(), config.room_expiry_days);
+    http::calls::spawn_watcher(state.clone());
     let rooms = state.rooms.clone();
     // With the peer address, for the per-address limits (`client_addr.rs`).
     let app = http::app(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -70,6 +70,10 @@ pub struct RoomView {
     pub host_name: Option<String>,
     /// The asking account's display name, to prefill the name on pre-join.
     pub your_name: Option<String>,
+    /// The room is a call (calls.rs): only the people called may enter.
+    pub call: bool,
+    /// The asking account may enter (always true for a room that is no call).
+    pub may_enter: bool,
 }
 
 async fn view(
@@ -82,6 +86,10 @@ async fn view(
     let account = super::auth::current_account(state, headers).await?;
     let schedule = state.store.schedule(&room.id).await.map_err(AppError::internal)?;
     let path = format!("/r/{}", room.id);
+    let call = state.store.call(&room.id).await.map_err(AppError::internal)?.is_some();
+    let may_enter = super::calls::may_enter(state, &room.id, account.as_ref())
+        .await
+        .map_err(AppError::internal)?;
     let host_name = match &room.owner_id {
         Some(owner) => state
             .store
@@ -94,6 +102,8 @@ async fn view(
     Ok(RoomView {
         host_name,
         your_name: account.as_ref().map(|a| a.display_name.clone()),
+        call,
+        may_enter,
         url: base.join(&path),
         path,
         participants: state.rooms.count(&room.id),

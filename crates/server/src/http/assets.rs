@@ -91,7 +91,9 @@ fn build() -> Built {
 /// before its first script (an import map must come before any module).
 fn rewrite(html: &str, version: &str, import_map: &str) -> String {
     let css = versioned(html, "href=\"/", ".css", version);
-    let mut out = versioned(&css, "src=\"/", ".js", version);
+    let js = versioned(&css, "src=\"/", ".js", version);
+    // <link rel="modulepreload" href="/….js">: the same address as the import map's.
+    let mut out = versioned(&js, "href=\"/", ".js", version);
     if let Some(i) = out.find("<script") {
         out.insert_str(i, &format!("<script type=\"importmap\">{import_map}</script>\n  "));
     }
@@ -126,10 +128,15 @@ pub fn version() -> &'static str {
 
 /// The Content-Security-Policy, allowing the import map by its hash.
 pub fn csp() -> String {
+    csp_framed_by("'none'")
+}
+
+/// The policy with `frame-ancestors` set to `ancestors` (the embed page).
+pub fn csp_framed_by(ancestors: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {}; style-src 'self'; \
          img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; \
-         worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+         worker-src 'self' blob:; frame-ancestors {ancestors}; base-uri 'none'; form-action 'self'",
         BUILT.import_map_hash
     )
 }
@@ -231,6 +238,10 @@ mod tests {
         let room = String::from_utf8(BUILT.pages["room.html"].clone()).unwrap();
         let v = version();
         assert!(room.contains(&format!("/style.css?v={v}\"")), "{room}");
+        assert!(
+            room.contains(&format!("rel=\"modulepreload\" href=\"/bar.js?v={v}\"")),
+            "{room}"
+        );
         assert!(room.contains(&format!("/room.js?v={v}\"")));
         let map = room.find("type=\"importmap\"").unwrap();
         assert!(

@@ -8,7 +8,9 @@ pub mod accounts;
 mod api;
 mod assets;
 pub mod auth;
+pub mod calls;
 pub mod device;
+mod embed;
 mod friends;
 pub mod limits;
 pub mod openapi;
@@ -16,6 +18,7 @@ mod owned_rooms;
 mod patterns;
 pub mod resume;
 pub mod schedule;
+mod share;
 pub mod site;
 pub mod tray;
 pub mod ws;
@@ -42,6 +45,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { assets::page("index.html", StatusCode::OK) }))
         .route("/r/{id}", get(room_page))
+        .route("/embed/r/{id}", get(embed::page))
         .route("/api/rooms", post(api::create_room))
         .route("/api/rooms/{id}", get(api::get_room))
         .route("/api/rooms/{id}/settings", axum::routing::put(api::put_settings))
@@ -63,6 +67,12 @@ pub fn app(state: AppState) -> Router {
             axum::routing::delete(api::remove_from_roster),
         )
         .route("/r/{id}/invite.ics", get(schedule::ics))
+        .route("/r/{id}/qr.svg", get(share::qr))
+        .route("/api/calls", get(calls::list).post(calls::start))
+        .route("/api/calls/{id}", get(calls::get_call))
+        .route("/api/calls/{id}/people", post(calls::add_people))
+        .route("/api/calls/{id}/accept", post(calls::accept))
+        .route("/api/calls/{id}/decline", post(calls::decline))
         .route("/ws", get(ws_upgrade))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(crate::telemetry::ready))
@@ -102,8 +112,9 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(move |req, next| {
             crate::client_addr::layer(trusted.clone(), req, next)
         }))
-        // The import map is allowed by its hash (http/assets.rs).
-        .layer(SetResponseHeaderLayer::overriding(
+        // The import map is allowed by its hash (http/assets.rs). The embed
+        // page sets its own (frame-ancestors from --embed-origins).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_str(&assets::csp()).expect("cannot fail: a literal and base64, all ASCII"),
         ))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::{OpenApi, ToSchema};
 
-use super::{accounts, api, auth, friends, owned_rooms, patterns, schedule, tray};
+use super::{accounts, api, auth, calls, friends, owned_rooms, patterns, schedule, share, tray};
 
 /// Every error: a stable `code` for programs and a `message` for people.
 #[derive(Debug, Serialize, ToSchema)]
@@ -43,6 +43,7 @@ fn openapi_doc() {}
         api::add_to_roster,
         api::remove_from_roster,
         schedule::ics,
+        share::qr,
         openapi_doc,
         accounts::sign_up,
         accounts::session,
@@ -70,6 +71,12 @@ fn openapi_doc() {}
         friends::unblock,
         tray::get_tray,
         tray::events,
+        calls::list,
+        calls::start,
+        calls::get_call,
+        calls::add_people,
+        calls::accept,
+        calls::decline,
     ),
     components(schemas(ErrorBody))
 )]
@@ -199,9 +206,16 @@ mod tests {
             ("/api/rooms/{id}/schedule", "put"),
             ("/api/rooms/{id}/schedule", "delete"),
             ("/r/{id}/invite.ics", "get"),
+            ("/r/{id}/qr.svg", "get"),
             ("/api/rooms/{id}/roster", "get"),
             ("/api/rooms/{id}/roster", "post"),
             ("/api/rooms/{id}/roster/{username}", "delete"),
+            ("/api/calls", "get"),
+            ("/api/calls", "post"),
+            ("/api/calls/{id}", "get"),
+            ("/api/calls/{id}/people", "post"),
+            ("/api/calls/{id}/accept", "post"),
+            ("/api/calls/{id}/decline", "post"),
         ];
         for (path, method) in expected {
             assert!(

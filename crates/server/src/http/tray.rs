@@ -10,6 +10,10 @@
 //! update, and sent only if it differs. That keeps every rule in one
 //! function (`tray_for`) and the push well inside the 2 s promise.
 //!
+//! The same stream carries the account's calls (event `calls`, see
+//! `calls.rs`): every open Salon tab of a signed-in person already follows
+//! it, so a ring reaches all of them without another connection.
+//!
 //! Privacy: only friends' rooms appear; a room is hidden from someone who
 //! was blocked by anyone inside (they could not join it anyway); of the
 //! people inside, only the viewer's friends are named.
@@ -110,10 +114,11 @@ pub async fn get_tray(State(state): State<AppState>, headers: HeaderMap) -> Resu
 }
 
 /// The tray as Server-Sent Events: an event `tray` (data: the `Tray` JSON)
-/// at once and after every change.
+/// at once and after every change, and an event `calls` (data: the
+/// `CallsNow` JSON of `GET /api/calls`) likewise.
 #[utoipa::path(get, path = "/api/tray/events", tag = "rooms",
     responses((status = 200, content_type = "text/event-stream", body = Tray,
-               description = "event `tray` with the Tray JSON, at once and on each change"),
+               description = "event `tray` with the Tray JSON and event `calls` with the CallsNow JSON, at once and on each change"),
               (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
@@ -140,6 +145,8 @@ pub async fn events(
         state,
         me,
         last: None,
+        last_calls: None,
+        pending: None,
         _permit: permit,
         place,
     };
@@ -154,6 +161,9 @@ struct Follower {
     rooms: tokio::sync::broadcast::Receiver<String>,
     social: tokio::sync::broadcast::Receiver<()>,
     last: Option<Tray>,
+    last_calls: Option<super::calls::CallsNow>,
+    /// An event computed with the last one, sent next.
+    pending: Option<Event>,
     _permit: tokio::sync::OwnedSemaphorePermit,
     place: super::limits::Place,
 }
@@ -174,6 +184,9 @@ impl Follower {
 fn stream(f: Follower) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(f, |mut f| async move {
         loop {
+            if let Some(ev) = f.pending.take() {
+                return Some((Ok(ev), f));
+            }
             if f.last.is_some() {
                 if !f.changed().await {
                     return None;
@@ -189,6 +202,19 @@ fn stream(f: Follower) -> impl Stream<Item = Result<Event, Infallible>> {
                     return None;
                 }
             };
+            match super::calls::calls_now(&f.state, &f.me).await {
+                Ok(calls) if f.last_calls.as_ref() != Some(&calls) => {
+                    // Invariant: the call types always serialize.
+                    let data = serde_json::to_string(&calls).expect("calls serialize");
+                    f.last_calls = Some(calls);
+                    f.pending = Some(Event::default().event("calls").data(data));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("calls: {e}");
+                    return None;
+                }
+            }
             if f.last.as_ref() == Some(&tray) {
                 continue;
             }

@@ -439,6 +439,15 @@ impl Session {
                 return self.error(ErrorCode::Internal, "the server could not read its database");
             }
         };
+        // A call is for the people called into it (calls.rs), link or not.
+        match super::calls::may_enter(&self.state, &room.id, self.account.as_ref()).await {
+            Ok(true) => {}
+            Ok(false) => return self.error(ErrorCode::NotInvited, "this call is only for the people called into it"),
+            Err(e) => {
+                tracing::error!("call lookup failed: {e}");
+                return self.error(ErrorCode::Internal, "the server could not read its database");
+            }
+        }
         let host = super::api::is_host(&room, &self.device, self.account.as_ref());
         let checks = async {
             let account = self.account.as_ref().map(|a| a.id.as_str());

@@ -570,6 +570,16 @@ impl Rooms {
     pub fn count(&self, room: &str) -> usize {
         self.lock().get(room).map_or(0, |r| r.members.len())
     }
+
+    /// Whether this account is in any room now (a callee "busy"): one pass
+    /// over live rooms, small at the scale of one server.
+    pub fn account_present(&self, account: &str) -> bool {
+        self.lock().values().any(|r| {
+            r.members
+                .iter()
+                .any(|m| m.account.as_ref().is_some_and(|a| a.id == account))
+        })
+    }
 }
 
 fn admit(r: &mut LiveRoom, who: Entrant, max: usize) -> Result<Entry, EnterError> {

@@ -18,8 +18,10 @@ use rand::RngCore;
 mod controls;
 pub use controls::{hash_token, Invite, ReportRow, RosterEntry, Schedule, MAX_INVITES};
 mod accounts;
+mod calls;
 pub mod expiry;
 mod social;
+pub use calls::{now_ms, Answer, CallRow, InviteeRow, RING_MS};
 
 pub use accounts::*;
 pub use social::*;

@@ -2,6 +2,7 @@
 //! real UDP with DTLS-SRTP, str0m clients standing in for browsers.
 
 mod accounts;
+mod calls;
 mod durability;
 mod hardening;
 mod helpers;

@@ -273,8 +273,15 @@ pub struct TrayEvents {
 impl TrayEvents {
     /// The next `tray` event's data, within `secs`.
     pub async fn next(&mut self, secs: u64) -> Value {
+        self.next_of("tray", secs).await
+    }
+
+    /// The next event `kind`'s data (`tray` or `calls`), within `secs`;
+    /// events of the other kind are skipped.
+    pub async fn next_of(&mut self, kind: &str, secs: u64) -> Value {
         let end = Instant::now() + Duration::from_secs(secs);
         let mut line = String::new();
+        let mut event = String::new();
         loop {
             line.clear();
             let left = end.saturating_duration_since(Instant::now());
@@ -283,8 +290,12 @@ impl TrayEvents {
                 .expect("a tray event in time")
                 .expect("read");
             assert!(n > 0, "stream closed");
-            if let Some(data) = line.trim_end().strip_prefix("data: ") {
-                return serde_json::from_str(data).expect("tray JSON");
+            if let Some(e) = line.trim_end().strip_prefix("event: ") {
+                event = e.to_string();
+            } else if let Some(data) = line.trim_end().strip_prefix("data: ") {
+                if event == kind {
+                    return serde_json::from_str(data).expect("event JSON");
+                }
             }
         }
     }
@@ -308,10 +319,15 @@ impl TrayEvents {
 
     /// Waits for a tray event satisfying `f`, within `secs` in all.
     pub async fn until(&mut self, secs: u64, f: impl Fn(&Value) -> bool) -> Value {
+        self.until_of("tray", secs, f).await
+    }
+
+    /// Waits for an event `kind` satisfying `f`, within `secs` in all.
+    pub async fn until_of(&mut self, kind: &str, secs: u64, f: impl Fn(&Value) -> bool) -> Value {
         let end = Instant::now() + Duration::from_secs(secs);
         loop {
             let left = end.saturating_duration_since(Instant::now()).as_secs().max(1);
-            let v = self.next(left).await;
+            let v = self.next_of(kind, left).await;
             if f(&v) {
                 return v;
             }
