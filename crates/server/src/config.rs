@@ -82,10 +82,9 @@ pub struct Config {
     pub bwe: bool,
 
     /// Most one participant may send, all tracks together, in kb/s; the SFU
-    /// drops the excess and tells that participant. 0 (the default for now):
-    /// no cap; with 6000 the 50-person browser test lost its featured video
-    /// (RELIABILITY.md, "Publisher bitrate cap").
-    #[arg(long, env = "SALON_MAX_PUBLISH_KBPS", default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    /// drops the excess and tells that participant. 0: no cap. The default
+    /// is well above what Salon's own client sends (about 4.8 Mb/s at most).
+    #[arg(long, env = "SALON_MAX_PUBLISH_KBPS", default_value_t = 6000, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub max_publish_kbps: u64,
 
     /// Milliseconds a subscriber's packets may wait so that one pass sends
