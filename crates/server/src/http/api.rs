@@ -125,7 +125,7 @@ pub fn is_host(room: &Room, device: &Device, account: Option<&Account>) -> bool 
 }
 
 fn not_found() -> AppError {
-    AppError::new(StatusCode::NOT_FOUND, "room_not_found", "this room does not exist")
+    AppError::room_not_found()
 }
 
 /// The room, if the asking browser hosts it.

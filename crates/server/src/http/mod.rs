@@ -229,6 +229,21 @@ impl AppError {
             "something went wrong on the server",
         )
     }
+
+    /// `404 room_not_found`, the same for every route that takes a room id.
+    pub fn room_not_found() -> Self {
+        AppError::new(StatusCode::NOT_FOUND, "room_not_found", "this room does not exist")
+    }
+}
+
+/// The room with this id, or `404 room_not_found`.
+pub(crate) async fn existing_room(state: &AppState, id: &str) -> Result<crate::store::Room, AppError> {
+    state
+        .store
+        .room(id)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or_else(AppError::room_not_found)
 }
 
 impl IntoResponse for AppError {

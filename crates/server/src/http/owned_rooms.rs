@@ -70,11 +70,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Result<J
 async fn mine(state: &AppState, headers: &HeaderMap, id: &str) -> Result<OwnedRoom, AppError> {
     let me = auth::require_account(state, headers).await?;
     let Some(room) = state.store.owned_room(id).await.map_err(AppError::internal)? else {
-        return Err(AppError::new(
-            StatusCode::NOT_FOUND,
-            "room_not_found",
-            "this room does not exist",
-        ));
+        return Err(AppError::room_not_found());
     };
     if room.owner_id.as_deref() != Some(me.id.as_str()) {
         return Err(AppError::new(

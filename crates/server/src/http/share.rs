@@ -25,12 +25,9 @@ pub async fn qr(
     Extension(base): Extension<BaseUrl>,
     Path(id): Path<String>,
 ) -> Response {
-    let room = match state.store.room(&id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            return AppError::new(StatusCode::NOT_FOUND, "room_not_found", "this room does not exist").into_response()
-        }
-        Err(e) => return AppError::internal(e).into_response(),
+    let room = match super::existing_room(&state, &id).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
     };
     let link = base.join(&format!("/r/{}", room.id));
     match svg(&link) {

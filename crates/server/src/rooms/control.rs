@@ -9,10 +9,8 @@
 
 use salon_sfu::PeerId;
 
-use super::{
-    broadcast, forget_member, send, send_controls, send_hands, send_lobby, LiveRoom, Refusal, Rooms, Settings,
-    CHAT_HISTORY,
-};
+use super::fanout::{broadcast, mute_keys, send, send_controls, send_hands, send_lobby};
+use super::{forget_member, LiveRoom, Refusal, Rooms, Settings, CHAT_HISTORY};
 use crate::protocol::{self, ChatLine, ClientMsg, ErrorCode, Role, ServerMsg};
 
 /// Reports one browser or account may file per room while it lives (each is
@@ -116,7 +114,7 @@ fn mute(r: &mut LiveRoom, pos: usize, fx: &mut Effects) {
         m.audio_blocked = true;
         fx.mutes.push((m.peer, true));
     }
-    for k in super::mute_keys(m) {
+    for k in mute_keys(m) {
         r.muted.insert(k);
     }
     let m = &mut r.members[pos];
@@ -246,7 +244,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
             need_moderator(role, "let people unmute")?;
             let pos = r.members.iter().position(|m| &m.info.id == id).ok_or_else(unknown)?;
             r.members[pos].may_unmute = true;
-            for k in super::mute_keys(&r.members[pos]) {
+            for k in mute_keys(&r.members[pos]) {
                 r.muted.remove(&k);
             }
             send(&r.members[pos], ServerMsg::MayUnmute {});
@@ -388,7 +386,7 @@ fn apply(r: &mut LiveRoom, actor: &str, role: Role, cmd: &ClientMsg) -> Result<E
                 Some(id) => Some(r.member(id).ok_or_else(unknown)?.info.name.clone()),
                 None => None,
             };
-            let keys = r.member(actor).map(super::mute_keys).unwrap_or_default();
+            let keys = r.member(actor).map(mute_keys).unwrap_or_default();
             if keys.iter().any(|k| r.reports.get(k).is_some_and(|n| *n >= MAX_REPORTS)) {
                 return Err(Refusal::new(
                     ErrorCode::RateLimited,

@@ -27,6 +27,7 @@
 //! messages go out through each session's bounded channel without waiting.
 
 mod control;
+mod fanout;
 pub mod outbox;
 
 use std::collections::{HashMap, HashSet};
@@ -41,6 +42,10 @@ use crate::protocol::{ChatLine, Controls, ErrorCode, LobbyEntry, Participant, Ro
 pub use control::{Ban, Effects, Report};
 
 pub use outbox::Outbox;
+
+use fanout::{
+    account_key, broadcast, mute_keys, redact, send, send_controls, send_hands, send_lobby, send_moderation, snapshot,
+};
 
 /// Orders the mute decisions sent to the media loop: each is numbered under
 /// the rooms lock, and the loop ignores one older than the last it applied
@@ -703,116 +708,6 @@ fn forget_member(r: &mut LiveRoom, gone: &Member) {
     if r.controls.spotlight.as_deref() == Some(id) {
         r.controls.spotlight = None;
         send_controls(r);
-    }
-}
-
-fn send(m: &Member, msg: ServerMsg) {
-    // A closed queue is a suspended or finished session: a suspended one
-    // gets a fresh snapshot when it resumes.
-    if !m.outbox.send(msg) {
-        tracing::debug!("message to {} not queued: its session is gone", m.info.id);
-    }
-}
-
-/// After a snapshot, a host or co-host also gets the lobby and the hands.
-fn send_moderation(r: &LiveRoom, me: &Member) {
-    if me.info.role.moderates() {
-        send(
-            me,
-            ServerMsg::Lobby {
-                waiting: r.lobby_entries(),
-            },
-        );
-        send(me, ServerMsg::Hands { ids: r.hands.clone() });
-    }
-}
-
-/// The others as member `pos` may see them, for a snapshot.
-fn snapshot(r: &LiveRoom, pos: usize) -> Vec<Participant> {
-    let me = &r.members[pos];
-    r.members
-        .iter()
-        .filter(|m| m.announced && m.info.id != me.info.id)
-        .map(|m| redact(m.info.clone(), m.account.as_ref(), me.account.as_ref()))
-        .collect()
-}
-
-fn account_key(id: &str) -> String {
-    format!("account:{id}")
-}
-
-/// What a host's mute holds on to: the browser, and the account if signed in.
-fn mute_keys(m: &Member) -> Vec<String> {
-    let mut keys = vec![m.device.clone()];
-    if let Some(a) = &m.account {
-        keys.push(account_key(&a.id));
-    }
-    keys
-}
-
-/// What `to` may see of a participant with account `of`: the `username`
-/// only between friends (and never to guests); name and avatar for all.
-fn redact(mut p: Participant, of: Option<&MemberAccount>, to: Option<&MemberAccount>) -> Participant {
-    let friends = matches!((of, to), (Some(of), Some(to)) if to.friends.contains(&of.id));
-    if !friends {
-        p.username = None;
-    }
-    p
-}
-
-/// To every announced member but `except`; details about a participant are
-/// redacted per recipient (a person always sees their own).
-fn broadcast(room: &LiveRoom, except: &str, msg: ServerMsg) {
-    let subject = match &msg {
-        ServerMsg::ParticipantJoined { participant } | ServerMsg::ParticipantUpdated { participant } => room
-            .members
-            .iter()
-            .find(|m| m.info.id == participant.id)
-            .and_then(|m| m.account.as_ref()),
-        _ => None,
-    };
-    for m in room.members.iter().filter(|m| m.info.id != except && m.announced) {
-        let msg = match &msg {
-            ServerMsg::ParticipantJoined { participant } => ServerMsg::ParticipantJoined {
-                participant: redact(participant.clone(), subject, m.account.as_ref()),
-            },
-            ServerMsg::ParticipantUpdated { participant } if participant.id != m.info.id => {
-                ServerMsg::ParticipantUpdated {
-                    participant: redact(participant.clone(), subject, m.account.as_ref()),
-                }
-            }
-            other => other.clone(),
-        };
-        send(m, msg);
-    }
-}
-
-/// To announced hosts and co-hosts (a newcomer is caught up in `announce`).
-fn to_moderators(room: &LiveRoom, msg: ServerMsg) {
-    for m in room.members.iter().filter(|m| m.announced && m.info.role.moderates()) {
-        send(m, msg.clone());
-    }
-}
-
-fn send_lobby(r: &LiveRoom) {
-    to_moderators(
-        r,
-        ServerMsg::Lobby {
-            waiting: r.lobby_entries(),
-        },
-    );
-}
-
-fn send_hands(r: &LiveRoom) {
-    to_moderators(r, ServerMsg::Hands { ids: r.hands.clone() });
-}
-
-fn send_controls(r: &LiveRoom) {
-    let msg = ServerMsg::Controls {
-        controls: r.controls.clone(),
-    };
-    for m in r.members.iter().filter(|m| m.announced) {
-        send(m, msg.clone());
     }
 }
 
