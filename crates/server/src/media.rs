@@ -286,42 +286,12 @@ pub fn candidates(public_ip: Option<IpAddr>, port: u16) -> Vec<SocketAddr> {
     ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect()
 }
 
-/// What each media socket asks the kernel to queue, each way.
-///
-/// Why: Linux's default (`net.core.rmem_default`, 208 KiB) holds about 190
-/// full-size video packets, some 13 ms of what a 50-person room sends in.
-/// On a loaded machine a loop that is not scheduled for longer than that
-/// loses datagrams in the kernel: in the 50-person browser test, 123 000 of
-/// them in 85 s, and the featured video froze. 4 MiB rides out about a
-/// quarter of a second. The kernel caps the request at `net.core.rmem_max`
-/// and `wmem_max` (README, "Operations").
-const SOCKET_BUFFER: usize = 4 * 1024 * 1024;
-
-/// Asks for [`SOCKET_BUFFER`] both ways; says so once when the kernel
-/// grants less. Returns the receive buffer the kernel granted.
-fn enlarge_buffers(socket: &std::net::UdpSocket) -> usize {
-    let sock = socket2::SockRef::from(socket);
-    let _ = sock.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = sock.set_send_buffer_size(SOCKET_BUFFER);
-    let granted = sock.recv_buffer_size().unwrap_or(0);
-    // Linux reports twice what it grants (the double counts its bookkeeping).
-    if granted < SOCKET_BUFFER {
-        tracing::warn!(
-            granted,
-            wanted = SOCKET_BUFFER,
-            "media socket receive buffer smaller than wanted: raise net.core.rmem_max and wmem_max (README, Operations)"
-        );
-    }
-    granted
-}
-
 /// Binds one media socket and starts its loop. Loopback-only candidates bind
 /// loopback only; otherwise the socket listens on every interface.
 async fn spawn_loop(opts: &MediaOptions, port: u16, wiring: LoopWiring) -> anyhow::Result<LoopHandle> {
     let (public_ip, bwe, coalesce_ms) = (opts.public_ip, opts.bwe, opts.coalesce_ms);
     let std_socket = std::net::UdpSocket::bind(SocketAddr::new(bind_ip(public_ip), port))?;
     std_socket.set_nonblocking(true)?;
-    enlarge_buffers(&std_socket);
     let state = UdpSocketState::new((&std_socket).into())?;
     let socket = UdpSocket::from_std(std_socket)?;
     let local_addr = socket.local_addr()?;
@@ -709,26 +679,5 @@ impl MediaLoop {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn media_sockets_ask_the_kernel_for_large_buffers() {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let default = socket2::SockRef::from(&socket).recv_buffer_size().expect("read");
-        let rmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(SOCKET_BUFFER);
-        let granted = enlarge_buffers(&socket);
-        assert!(granted > default, "granted {granted}, default {default}");
-        assert!(
-            granted >= SOCKET_BUFFER.min(rmem_max),
-            "granted {granted}, rmem_max {rmem_max}"
-        );
     }
 }
