@@ -23,9 +23,9 @@ export const LOAD_BIN = process.env.SALON_LOAD_BIN || join(TARGET, "salon-load")
  * Why: here the SFU shares 2 cores with its own clients (3 to 5 Chromium
  * pages, 47 synthetic peers), which a deployment never does. With equal
  * shares its media loop fell behind the datagrams arriving: in the
- * 50-person test the kernel dropped 99 000-123 000 of them at its socket in
- * 85 s (a full 8 MiB queue) and the featured video froze; at nice -5 it
- * dropped none. Needs root (CI and the namespace tests run as root);
+ * 50-person test the kernel dropped 99 000-123 000 of them at its full
+ * socket queue in 85 s and the featured video froze; at nice -5 a few
+ * thousand, while the pages joined (RELIABILITY.md). Needs root (CI and the namespace tests run as root);
  * otherwise the server keeps an equal share and this says so once.
  */
 let warnedPriority = false;

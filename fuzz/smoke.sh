@@ -10,7 +10,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 SECS="${1:-8}"
 TARGETS="client_msg sdp datagram avatar schedule"
 
-cargo test -q -p salon-fuzz
+# ./test.sh has replayed the corpus already with the Rust tests.
+[ "${FUZZ_SKIP_REPLAY:-0}" = 1 ] || cargo test -q -p salon-fuzz
 if ! cargo afl --version >/dev/null 2>&1; then
   echo "== cargo-afl not installed: corpus replayed only (cargo install cargo-afl)"
   exit 0

@@ -124,10 +124,6 @@ pub fn is_host(room: &Room, device: &Device, account: Option<&Account>) -> bool 
         || matches!((&room.owner_id, account), (Some(owner), Some(a)) if *owner == a.id)
 }
 
-fn not_found() -> AppError {
-    AppError::room_not_found()
-}
-
 /// The room, if the asking browser hosts it.
 async fn hosted(state: &AppState, id: &str, device: &Device, headers: &HeaderMap) -> Result<Room, AppError> {
     let account = super::auth::current_account(state, headers).await?;
@@ -136,7 +132,7 @@ async fn hosted(state: &AppState, id: &str, device: &Device, headers: &HeaderMap
         .room(id)
         .await
         .map_err(AppError::internal)?
-        .ok_or_else(not_found)?;
+        .ok_or_else(AppError::room_not_found)?;
     if !is_host(&room, device, account.as_ref()) {
         return Err(AppError::new(
             StatusCode::FORBIDDEN,
@@ -240,7 +236,7 @@ pub async fn get_room(
         .room(&id)
         .await
         .map_err(AppError::internal)?
-        .ok_or_else(not_found)?;
+        .ok_or_else(AppError::room_not_found)?;
     Ok(Json(view(&state, room, &device, &headers, &base).await?))
 }
 
