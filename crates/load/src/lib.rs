@@ -11,5 +11,6 @@ pub mod janus;
 pub mod metrics;
 pub mod participant;
 pub mod report;
+pub mod scrape;
 
 pub use participant::{Participant, Traffic};

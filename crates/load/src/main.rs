@@ -82,6 +82,9 @@ async fn main() -> anyhow::Result<()> {
         } => {
             let report = scenario::run(&opts, participants).await?;
             println!("{}\n{}", salon_load::report::Report::table_header(), report.table_row());
+            if let Some(line) = report.server_line() {
+                println!("{line}");
+            }
             write(&out, &serde_json::to_string_pretty(&report)?)?;
         }
         Command::Sweep { opts, steps, out, svg } => {

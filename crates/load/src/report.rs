@@ -26,6 +26,23 @@ pub struct Report {
     pub latency_samples: usize,
     /// CPU the load tool itself used: it shares the machine with the server.
     pub load_tool_cpu_s: f64,
+    /// From the server's `/metrics` (Salon only; see `scrape.rs`): the p99 of
+    /// the time a forwarded datagram spent in the server, over the window.
+    #[serde(default)]
+    pub server_added_p99_ms: Option<f64>,
+    /// Peer polls, and str0m `poll_output` calls, per packet forwarded.
+    #[serde(default)]
+    pub polls_per_egress_packet: Option<f64>,
+    #[serde(default)]
+    pub poll_outputs_per_egress_packet: Option<f64>,
+    /// UDP datagrams per send call (above 1 with GSO runs).
+    #[serde(default)]
+    pub datagrams_per_send: Option<f64>,
+    /// Over the joins (warm-up included): offers sent per join, their mean size.
+    #[serde(default)]
+    pub offers_per_join: Option<f64>,
+    #[serde(default)]
+    pub offer_kib_mean: Option<f64>,
 }
 
 impl Report {
@@ -63,6 +80,24 @@ impl Report {
             self.latency_p50_ms,
             self.latency_p99_ms
         )
+    }
+}
+
+impl Report {
+    /// The server's own figures, when it exposed them.
+    pub fn server_line(&self) -> Option<String> {
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+        self.polls_per_egress_packet.is_some().then(|| {
+            format!(
+                "server: added p99 {} ms, polls/pkt {}, poll_output/pkt {}, datagrams/send {}, offers/join {}, offer KiB {}",
+                f(self.server_added_p99_ms),
+                f(self.polls_per_egress_packet),
+                f(self.poll_outputs_per_egress_packet),
+                f(self.datagrams_per_send),
+                f(self.offers_per_join),
+                f(self.offer_kib_mean)
+            )
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use salon_load::janus::{self, JanusParticipant};
 use salon_load::participant::{lock, Participant, Traffic};
 use salon_load::report::{percentile_ms, Report};
+use salon_load::scrape::{self, Scrape};
 use salon_load::{http, metrics};
 use salon_protocol::{ClientMsg, Tile};
 use salon_sfu::testkit::Publish;
@@ -87,6 +88,14 @@ fn progress(label: &str, done: usize, total: usize) {
 
 pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> {
     let traffic = Arc::new(Traffic::default());
+    let scrape = |on: bool| async move {
+        if on {
+            scrape::fetch(opts.server).await
+        } else {
+            None
+        }
+    };
+    let before_joins = scrape(!opts.janus).await;
     let room_count = participants.div_ceil(opts.room_size.max(1));
     let people = if opts.janus {
         join_janus(opts, participants, room_count, &traffic).await?
@@ -95,6 +104,7 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     };
 
     sleep_with_progress("warm-up", opts.warmup).await;
+    let m0 = scrape(!opts.janus).await;
     let cpu0 = opts.server_pid.and_then(metrics::cpu_seconds);
     let own0 = metrics::own_cpu_seconds();
     let started = Instant::now();
@@ -105,6 +115,8 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     let cpu1 = opts.server_pid.and_then(metrics::cpu_seconds);
     let own1 = metrics::own_cpu_seconds();
     let rss = opts.server_pid.and_then(metrics::rss_mib).unwrap_or(0.0);
+    let m1 = scrape(!opts.janus).await;
+    let own = ServerFigures::between(before_joins.as_ref(), m0.as_ref(), m1.as_ref());
 
     let (packets, lost) = people.iter().fold((0u64, 0.0), |(p, l), x| {
         let (pp, ll) = x.loss();
@@ -157,7 +169,49 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
             (Some(a), Some(b)) => b - a,
             _ => 0.0,
         },
+        server_added_p99_ms: own.added_p99_ms,
+        polls_per_egress_packet: own.polls,
+        poll_outputs_per_egress_packet: own.poll_outputs,
+        datagrams_per_send: own.datagrams_per_send,
+        offers_per_join: own.offers_per_join,
+        offer_kib_mean: own.offer_kib,
     })
+}
+
+/// The server's own figures over a run (see `scrape.rs`).
+#[derive(Default)]
+struct ServerFigures {
+    added_p99_ms: Option<f64>,
+    polls: Option<f64>,
+    poll_outputs: Option<f64>,
+    datagrams_per_send: Option<f64>,
+    offers_per_join: Option<f64>,
+    offer_kib: Option<f64>,
+}
+
+impl ServerFigures {
+    fn between(start: Option<&Scrape>, m0: Option<&Scrape>, m1: Option<&Scrape>) -> ServerFigures {
+        let (Some(start), Some(m0), Some(m1)) = (start, m0, m1) else {
+            return ServerFigures::default();
+        };
+        // A server without a figure (an older build) gives none, not zero.
+        let ratio = |a: f64, b: f64| (a > 0.0 && b > 0.0).then(|| a / b);
+        let packets = m0.delta(m1, "salon_media_packets_forwarded_total");
+        let offers = start.delta(m0, "salon_media_offers_total");
+        ServerFigures {
+            added_p99_ms: m0
+                .quantile_between(m1, salon_load::scrape::ADDED_LATENCY, 0.99)
+                .map(|s| s * 1000.0),
+            polls: ratio(m0.delta(m1, "salon_media_polls_total"), packets),
+            poll_outputs: ratio(m0.delta(m1, "salon_media_poll_outputs_total"), packets),
+            datagrams_per_send: ratio(
+                m0.delta(m1, "salon_media_udp_datagrams_total"),
+                m0.delta(m1, "salon_media_udp_sends_total"),
+            ),
+            offers_per_join: ratio(offers, start.delta(m0, "salon_media_joins_total")),
+            offer_kib: ratio(start.delta(m0, "salon_media_offer_bytes_total") / 1024.0, offers),
+        }
+    }
 }
 
 /// Joins Salon rooms in small concurrent batches; each then reports a grid

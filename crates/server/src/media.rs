@@ -27,6 +27,7 @@
     deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::arithmetic_side_effects)
 )]
 
+mod send;
 pub mod tcp;
 
 use std::collections::{HashMap, HashSet};
@@ -329,12 +330,18 @@ struct LoopStats {
     base: salon_sfu::Counters,
     last_counters: salon_sfu::Counters,
     exported: Instant,
+    /// From a wake-up with received datagrams to the end of the send that
+    /// forwarded them, once per datagram sent (see `telemetry.rs`).
+    added: metrics::Histogram,
 }
 
 impl LoopStats {
     fn new(index: usize) -> Self {
+        crate::telemetry::handle();
+        let label = index.to_string();
         LoopStats {
-            label: index.to_string(),
+            added: metrics::histogram!(crate::telemetry::ADDED_LATENCY, "loop" => label.clone()),
+            label,
             busy: Duration::ZERO,
             base: salon_sfu::Counters::default(),
             last_counters: salon_sfu::Counters::default(),
@@ -342,8 +349,17 @@ impl LoopStats {
         }
     }
 
+    /// `sent` datagrams went out `took` after the wake-up that received
+    /// what they forward: each one's added latency is at most that.
+    fn forwarded(&self, took: Duration, sent: u64) {
+        if sent > 0 {
+            self.added
+                .record_many(took.as_secs_f64(), usize::try_from(sent).unwrap_or(usize::MAX));
+        }
+    }
+
     /// Called after each wake-up's work, which began at `woke`.
-    fn worked(&mut self, woke: Instant, sfu: &Sfu, send_drops: u64) {
+    fn worked(&mut self, woke: Instant, sfu: &Sfu, send: send::SendStats, tcp_drops: u64) {
         let now = Instant::now();
         self.busy = self.busy.saturating_add(now.saturating_duration_since(woke));
         if now.saturating_duration_since(self.exported) < Duration::from_secs(1) {
@@ -352,11 +368,11 @@ impl LoopStats {
         self.exported = now;
         let c = sfu.counters();
         // A restarted core counts from zero again: fold the old totals in.
-        if c.packets_forwarded < self.last_counters.packets_forwarded {
-            self.base = add_counters(self.base, self.last_counters);
+        if c.packets_forwarded < self.last_counters.packets_forwarded || c.polls < self.last_counters.polls {
+            self.base = self.base.plus(self.last_counters);
         }
         self.last_counters = c;
-        let t = add_counters(self.base, c);
+        let t = self.base.plus(c);
         let l = || [("loop", self.label.clone())];
         metrics::gauge!("salon_media_peers", &l()).set(sfu.peer_count() as f64);
         metrics::counter!("salon_media_packets_forwarded_total", &l()).absolute(t.packets_forwarded);
@@ -364,19 +380,16 @@ impl LoopStats {
         metrics::counter!("salon_media_keyframe_requests_total", &l()).absolute(t.keyframe_requests);
         metrics::counter!("salon_media_packets_over_cap_total", &l()).absolute(t.packets_over_cap);
         metrics::counter!("salon_media_datagrams_unrouted_total", &l()).absolute(t.datagrams_unrouted);
-        metrics::counter!("salon_media_send_drops_total", &l()).absolute(send_drops);
+        metrics::counter!("salon_media_polls_total", &l()).absolute(t.polls);
+        metrics::counter!("salon_media_poll_outputs_total", &l()).absolute(t.poll_outputs);
+        metrics::counter!("salon_media_offers_total", &l()).absolute(t.offers);
+        metrics::counter!("salon_media_offer_bytes_total", &l()).absolute(t.offer_bytes);
+        metrics::counter!("salon_media_joins_total", &l()).absolute(t.joins);
+        metrics::counter!("salon_media_udp_sends_total", &l()).absolute(send.sends);
+        metrics::counter!("salon_media_udp_datagrams_total", &l()).absolute(send.datagrams);
+        metrics::counter!("salon_media_send_drops_total", &l()).absolute(send.drops.saturating_add(tcp_drops));
         let micros = u64::try_from(std::mem::take(&mut self.busy).as_micros()).unwrap_or(u64::MAX);
         metrics::counter!("salon_media_busy_microseconds_total", &l()).increment(micros);
-    }
-}
-
-fn add_counters(a: salon_sfu::Counters, b: salon_sfu::Counters) -> salon_sfu::Counters {
-    salon_sfu::Counters {
-        frames_forwarded: a.frames_forwarded.saturating_add(b.frames_forwarded),
-        packets_forwarded: a.packets_forwarded.saturating_add(b.packets_forwarded),
-        datagrams_unrouted: a.datagrams_unrouted.saturating_add(b.datagrams_unrouted),
-        keyframe_requests: a.keyframe_requests.saturating_add(b.keyframe_requests),
-        packets_over_cap: a.packets_over_cap.saturating_add(b.packets_over_cap),
     }
 }
 
@@ -390,7 +403,10 @@ struct MediaLoop {
     /// IPs we may send from explicitly (addresses of this machine).
     local_ips: HashSet<IpAddr>,
     events: HashMap<PeerId, mpsc::UnboundedSender<(PeerId, PeerEvent)>>,
-    send_drops: u64,
+    /// UDP output of a pass, sent in runs (GSO); its totals.
+    sender: send::Sender,
+    /// Datagrams lost on ICE-TCP (a full connection queue).
+    tcp_drops: u64,
     /// The newest mute decision applied per peer (see `MediaCommand::MuteAudio`).
     mute_seq: HashMap<PeerId, u64>,
     /// This loop's index, as `routes` knows it.
@@ -440,7 +456,8 @@ impl MediaLoop {
             config,
             local_ips,
             events: HashMap::new(),
-            send_drops: 0,
+            sender: send::Sender::default(),
+            tcp_drops: 0,
             mute_seq: HashMap::new(),
             index,
             routes,
@@ -509,13 +526,13 @@ impl MediaLoop {
             match wake {
                 Wake::Command(Some(cmd)) => self.on_command(cmd),
                 Wake::Command(None) => break,
-                Wake::Readable(true) => self.receive_all(&mut bufs, &mut metas),
+                Wake::Readable(true) => self.receive_all(woke, &mut bufs, &mut metas, &stats),
                 Wake::Readable(false) => {}
                 Wake::Tcp(ev) => self.on_tcp(ev, tcp),
                 Wake::Timer => self.sfu.handle_timeout(woke),
             }
             self.flush();
-            stats.worked(woke, &self.sfu, self.send_drops);
+            stats.worked(woke, &self.sfu, self.sender.stats, self.tcp_drops);
         }
     }
 
@@ -604,7 +621,7 @@ impl MediaLoop {
     /// batches: readiness stays set, so the loop comes back at once, but
     /// commands and timers get their turn in between (a flood cannot keep
     /// a join or a timer waiting).
-    fn receive_all(&mut self, bufs: &mut [Vec<u8>], metas: &mut [RecvMeta]) {
+    fn receive_all(&mut self, woke: Instant, bufs: &mut [Vec<u8>], metas: &mut [RecvMeta], stats: &LoopStats) {
         for _ in 0..MAX_BATCHES_PER_WAKE {
             let mut slices: Vec<IoSliceMut> = bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
             let res = self.socket.try_io(Interest::READABLE, || {
@@ -629,7 +646,11 @@ impl MediaLoop {
                     .map(move |d| (meta.addr, destination, d))
             });
             self.sfu.handle_receive_batch(now, datagrams);
+            let before = self.sender.stats.datagrams;
             self.flush();
+            // From the wake-up: datagrams of a later batch waited in the
+            // socket while earlier ones were handled.
+            stats.forwarded(woke.elapsed(), self.sender.stats.datagrams.saturating_sub(before));
         }
     }
 
@@ -644,29 +665,10 @@ impl MediaLoop {
                         .get(&t.destination)
                         .is_some_and(|w| w.try_send(t.contents.to_vec()).is_ok());
                     if !sent {
-                        self.send_drops = self.send_drops.saturating_add(1);
+                        self.tcp_drops = self.tcp_drops.saturating_add(1);
                     }
                 }
-                Output::Transmit(t) => {
-                    let src_ip = Some(t.source.ip()).filter(|ip| self.local_ips.contains(ip) && !ip.is_unspecified());
-                    let transmit = quinn_udp::Transmit {
-                        destination: t.destination,
-                        ecn: None,
-                        contents: &t.contents,
-                        segment_size: None,
-                        src_ip,
-                    };
-                    let res = self.socket.try_io(Interest::WRITABLE, || {
-                        self.state.try_send((&self.socket).into(), &transmit)
-                    });
-                    if let Err(e) = res {
-                        // UDP may drop: a full send buffer loses this packet only (NACK repairs video).
-                        self.send_drops = self.send_drops.saturating_add(1);
-                        if self.send_drops.is_power_of_two() {
-                            tracing::debug!("media send dropped ({} so far): {e}", self.send_drops);
-                        }
-                    }
-                }
+                Output::Transmit(t) => self.sender.push(t),
                 Output::Event(peer, event) => {
                     let closed = matches!(event, PeerEvent::Closed(_));
                     if let Some(tx) = self.events.get(&peer) {
@@ -679,5 +681,6 @@ impl MediaLoop {
                 }
             }
         }
+        self.sender.send_all(&self.socket, &self.state, &self.local_ips);
     }
 }

@@ -20,6 +20,12 @@
 //!   `media_packets_over_cap_total`, `media_datagrams_unrouted_total`,
 //!   `media_send_drops_total`, and `media_busy_microseconds_total` (time the
 //!   loop spent working rather than waiting: its CPU share);
+//!   `media_polls_total` and `media_poll_outputs_total` (work per egress
+//!   packet), `media_offers_total`, `media_offer_bytes_total` and
+//!   `media_joins_total` (renegotiation per join), `media_udp_sends_total`
+//!   and `media_udp_datagrams_total` (datagrams per send call, GSO);
+//! - the histogram `media_added_latency_seconds`, with buckets (a benchmark
+//!   subtracts two scrapes to get its own window's p99);
 //!   `media_loop_restarts_total` after a panic;
 //! - signaling: `signaling_coalesced_total` (room-state messages replaced by
 //!   a resync), `signaling_resyncs_total`, and `reconnects_total` with
@@ -33,7 +39,17 @@ use std::sync::OnceLock;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Time a forwarded datagram spent in the server, from the media loop's
+/// wake-up with received datagrams to the end of the send that forwarded it
+/// (an upper bound per datagram; time queued in the kernel before the
+/// wake-up is not seen).
+pub const ADDED_LATENCY: &str = "salon_media_added_latency_seconds";
+const ADDED_LATENCY_BUCKETS: &[f64] = &[
+    0.000_05, 0.000_1, 0.000_2, 0.000_3, 0.000_5, 0.000_75, 0.001, 0.001_5, 0.002, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1,
+    0.2, 0.5, 1.0,
+];
 
 use crate::AppState;
 
@@ -42,7 +58,15 @@ use crate::AppState;
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // A histogram with buckets (not a summary): a benchmark subtracts two
+        // scrapes and reads the p99 of just its window.
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(ADDED_LATENCY.into()), ADDED_LATENCY_BUCKETS)
+            .unwrap_or_else(|e| {
+                tracing::warn!("latency buckets refused: {e}");
+                PrometheusBuilder::new()
+            });
+        let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Fails only if another recorder is installed; then ours renders nothing new.
         if metrics::set_global_recorder(recorder).is_err() {
@@ -80,6 +104,21 @@ fn describe() {
     describe_counter!(
         "salon_media_send_drops_total",
         "Datagrams the socket refused (full buffers)."
+    );
+    describe_counter!("salon_media_polls_total", "Times a peer's connection was polled.");
+    describe_counter!(
+        "salon_media_poll_outputs_total",
+        "Calls to str0m's poll_output (each walks the peer's m-lines)."
+    );
+    describe_counter!("salon_media_offers_total", "SDP offers sent to browsers.");
+    describe_counter!("salon_media_offer_bytes_total", "Bytes of the SDP offers sent.");
+    describe_counter!("salon_media_joins_total", "Media connections added.");
+    describe_counter!("salon_media_udp_sends_total", "UDP send calls (one per GSO run).");
+    describe_counter!("salon_media_udp_datagrams_total", "UDP datagrams sent.");
+    metrics::describe_histogram!(
+        ADDED_LATENCY,
+        metrics::Unit::Seconds,
+        "From the wake-up that received media to the send that forwarded it."
     );
     describe_counter!(
         "salon_media_busy_microseconds_total",

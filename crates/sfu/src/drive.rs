@@ -68,8 +68,10 @@ impl Sfu {
             return;
         };
         peer.dirty = false;
+        self.counters.polls = self.counters.polls.saturating_add(1);
         // Offer first, so a change is negotiated as soon as possible.
         if let Some(offer) = peer.negotiate_if_needed(now) {
+            self.counters.offered(&offer);
             self.outputs.push_back(Output::Event(id, PeerEvent::Offer(offer)));
         }
         loop {
@@ -77,6 +79,7 @@ impl Sfu {
                 work.push(Propagate::Close(id, "media connection closed".into()));
                 return;
             }
+            self.counters.poll_outputs = self.counters.poll_outputs.saturating_add(1);
             let out = match peer.rtc.poll_output() {
                 Ok(o) => o,
                 Err(e) => {

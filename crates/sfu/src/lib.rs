@@ -256,6 +256,38 @@ pub struct Counters {
     pub keyframe_requests: u64,
     /// Received packets dropped because their publisher exceeded the cap.
     pub packets_over_cap: u64,
+    /// Times a peer was polled (each walks its `Rtc` until it waits for time).
+    pub polls: u64,
+    /// Calls to str0m's `poll_output`: each one walks the peer's m-lines.
+    pub poll_outputs: u64,
+    /// Offers sent to browsers (renegotiations, re-sends included), and their size.
+    pub offers: u64,
+    pub offer_bytes: u64,
+    /// Peers added (joins and media reconnects).
+    pub joins: u64,
+}
+
+impl Counters {
+    /// The sum of two sets of totals (a restarted core's and the current one's).
+    pub fn plus(self, b: Counters) -> Counters {
+        Counters {
+            frames_forwarded: self.frames_forwarded.saturating_add(b.frames_forwarded),
+            packets_forwarded: self.packets_forwarded.saturating_add(b.packets_forwarded),
+            datagrams_unrouted: self.datagrams_unrouted.saturating_add(b.datagrams_unrouted),
+            keyframe_requests: self.keyframe_requests.saturating_add(b.keyframe_requests),
+            packets_over_cap: self.packets_over_cap.saturating_add(b.packets_over_cap),
+            polls: self.polls.saturating_add(b.polls),
+            poll_outputs: self.poll_outputs.saturating_add(b.poll_outputs),
+            offers: self.offers.saturating_add(b.offers),
+            offer_bytes: self.offer_bytes.saturating_add(b.offer_bytes),
+            joins: self.joins.saturating_add(b.joins),
+        }
+    }
+
+    fn offered(&mut self, sdp: &str) {
+        self.offers = self.offers.saturating_add(1);
+        self.offer_bytes = self.offer_bytes.saturating_add(sdp.len() as u64);
+    }
 }
 
 /// Peers of one room, and what the core derived about them.
@@ -373,6 +405,7 @@ impl Sfu {
         self.by_ufrag.insert(ufrag.clone(), id);
         self.ufrags.insert(id, ufrag);
         self.next_tick.get_or_insert(now);
+        self.counters.joins = self.counters.joins.saturating_add(1);
         self.mark_dirty(id);
         self.drive(now);
         Ok(answer.to_sdp_string())
@@ -439,6 +472,7 @@ impl Sfu {
             .get_mut(&id)
             .and_then(|p| p.offer_to_resend(now, Duration::ZERO))
         {
+            self.counters.offered(&sdp);
             self.outputs.push_back(Output::Event(id, PeerEvent::Offer(sdp)));
         }
     }
@@ -655,6 +689,7 @@ impl Sfu {
         let mut failed = Vec::new();
         for peer in self.peers.values_mut() {
             if let Some(sdp) = peer.offer_to_resend(now, OFFER_RESEND) {
+                self.counters.offered(&sdp);
                 self.outputs.push_back(Output::Event(peer.id, PeerEvent::Offer(sdp)));
             }
             for t in &mut peer.tracks_in {
