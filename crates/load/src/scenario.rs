@@ -88,14 +88,15 @@ fn progress(label: &str, done: usize, total: usize) {
 
 pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> {
     let traffic = Arc::new(Traffic::default());
-    let scrape = |on: bool| async move {
-        if on {
-            scrape::fetch(opts.server).await
-        } else {
+    // Janus has no such figures: its report leaves them empty.
+    let scrape = || async {
+        if opts.janus {
             None
+        } else {
+            scrape::fetch(opts.server).await
         }
     };
-    let before_joins = scrape(!opts.janus).await;
+    let before_joins = scrape().await;
     let room_count = participants.div_ceil(opts.room_size.max(1));
     let people = if opts.janus {
         join_janus(opts, participants, room_count, &traffic).await?
@@ -104,7 +105,7 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     };
 
     sleep_with_progress("warm-up", opts.warmup).await;
-    let m0 = scrape(!opts.janus).await;
+    let m0 = scrape().await;
     let cpu0 = opts.server_pid.and_then(metrics::cpu_seconds);
     let own0 = metrics::own_cpu_seconds();
     let started = Instant::now();
@@ -115,7 +116,7 @@ pub async fn run(opts: &Options, participants: usize) -> anyhow::Result<Report> 
     let cpu1 = opts.server_pid.and_then(metrics::cpu_seconds);
     let own1 = metrics::own_cpu_seconds();
     let rss = opts.server_pid.and_then(metrics::rss_mib).unwrap_or(0.0);
-    let m1 = scrape(!opts.janus).await;
+    let m1 = scrape().await;
     let own = ServerFigures::between(before_joins.as_ref(), m0.as_ref(), m1.as_ref());
 
     let (packets, lost) = people.iter().fold((0u64, 0.0), |(p, l), x| {

@@ -6,7 +6,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-/// The server's added-latency histogram (`telemetry.rs`).
+/// The server's added-latency histogram: the name `telemetry.rs` in the
+/// server crate exports (this crate does not depend on the server).
 pub const ADDED_LATENCY: &str = "salon_media_added_latency_seconds";
 
 /// One scrape: every sample summed over its labels (all media loops), and
